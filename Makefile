@@ -1,0 +1,33 @@
+# The two commands: `make train` (set up .venv, run the quickstart) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export MUJOCO_GL ?= egl
+
+.PHONY: train test lint bench system-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "slac needs Python >= 3.10"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+train: system-deps $(VENV)/.installed
+	$(VENV)/bin/slac quickstart
+
+test: system-deps $(VENV)/.installed
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check slac tests benchmarks
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_env.py
+	$(PY) benchmarks/bench_replay.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,27 @@
+"""slac: Stochastic Latent Actor-Critic (Lee, Nagabandi, Abbeel, Levine, NeurIPS 2020) in PyTorch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["SLAC", "make_env", "wrap_env", "list_tasks", "Config", "TASK_PRESETS", "PRESETS"]
+
+_EXPORTS = {
+    "SLAC": "slac.trainer",
+    "make_env": "slac.envs",
+    "wrap_env": "slac.envs",
+    "list_tasks": "slac.envs",
+    "Config": "slac.config",
+    "TASK_PRESETS": "slac.config",
+    "PRESETS": "slac.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import on first use, so `slac tasks` and `import slac` stay quick."""
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'slac' has no attribute {name!r}")

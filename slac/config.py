@@ -1,0 +1,281 @@
+"""Every hyperparameter in one `Config` dataclass (defaults = the paper's), presets as data, validation.
+
+Precedence when building a run's config: defaults < task preset < named preset < config file
+< command-line `key=value` overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from slac.errors import ConfigError
+
+# Per-task settings from the authors' configs and published curves (DESIGN.md section 5).
+# `decoder_var` is the value behind the authors' published curve for the task.
+TASK_PRESETS: dict[str, dict[str, Any]] = {
+    "dmc/cheetah-run": {"action_repeat": 4, "decoder_var": 0.1},
+    "dmc/walker-walk": {"action_repeat": 2, "decoder_var": 0.4},
+    "dmc/ball_in_cup-catch": {"action_repeat": 4, "decoder_var": 0.04},
+    "dmc/finger-spin": {"action_repeat": 1, "decoder_var": 0.1},
+    "dmc/cartpole-swingup": {"action_repeat": 4, "decoder_var": 0.1},
+    "dmc/reacher-easy": {"action_repeat": 4, "decoder_var": 0.01},
+    "gym/HalfCheetah-v5": {"action_repeat": 1},
+    "gym/Hopper-v5": {"action_repeat": 2},
+    "gym/Walker2d-v5": {"action_repeat": 4},
+    "gym/Ant-v5": {"action_repeat": 4},
+}
+
+# Named presets: network sizes and schedules that are not the paper's, for CPUs and tests.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # Small networks that learn toy/reach on 2 CPU cores in minutes (the quickstart).
+    "small": {
+        "encoder_depth": 8,
+        "feature_dim": 64,
+        "z1_dim": 16,
+        "z2_dim": 64,
+        "hidden_dim": 64,
+        "ac_hidden_dim": 64,
+        "model_batch": 16,
+        "ac_batch": 64,
+    },
+    "quickstart": {
+        "task": "toy/reach",
+        "encoder_depth": 8,
+        "feature_dim": 64,
+        "z1_dim": 16,
+        "z2_dim": 64,
+        "hidden_dim": 64,
+        "ac_hidden_dim": 64,
+        "model_batch": 16,
+        "ac_batch": 64,
+        "steps": 12_000,
+        "init_steps": 1_000,
+        "pretrain_steps": 1_000,
+        "replay_capacity": 20_000,
+        "eval_interval": 2_000,
+        "eval_episodes": 10,
+        "model_lr": 3e-4,
+        "log_interval": 250,
+    },
+}
+
+
+@dataclass
+class Config:
+    """Hyperparameters and run settings. Field comments say what each does; defaults are the paper's."""
+
+    # --- run ---
+    task: str = "dmc/cheetah-run"  # suite/name, see `slac tasks`
+    seed: int = 0
+    steps: int = 500_000  # total env steps (after action repeat, including random collection)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    run_dir: str = ""  # empty: runs/<task>-<model>-s<seed>-<time>
+    threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    # --- environment ---
+    image_size: int = 64  # the paper's networks need 64
+    action_repeat: int = 0  # 0: the task preset's value (1 when it has none)
+    fast_render: bool = False  # no shadows / multisampling: faster, pixels differ from the paper's
+    # --- latent model (eq. 7) ---
+    model: str = "slac"  # latent model variant (section 4 of DESIGN.md)
+    encoder_depth: int = 32  # channels of the first conv layer (then x2, x4, x8, x8)
+    feature_dim: int = 256  # encoder output
+    z1_dim: int = 32
+    z2_dim: int = 256
+    hidden_dim: int = 256  # hidden units of every Gaussian head and the reward model
+    decoder_var: float = 0.1  # fixed variance of p(x_t | z_t)
+    # --- actor-critic (eq. 8-10) ---
+    ac_hidden_dim: int = 256  # hidden units of actor and critics
+    gamma: float = 0.99
+    tau: float = 0.005  # target critic EMA rate, every update
+    init_alpha: float = 1.0
+    target_entropy: float | None = None  # None: -|A|
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+    # --- optimisation ---
+    model_lr: float = 1e-4
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    model_batch: int = 32  # windows for the model loss: the first `model_batch` of the batch
+    ac_batch: int = 256  # windows per update; actor, critic and alpha use all of them
+    seq_len: int = 8  # transitions per window (9 frames)
+    updates_per_step: int = 1  # gradient updates per agent step
+    # --- data collection ---
+    replay_capacity: int = 100_000  # transitions (frames are stored once, uint8)
+    init_steps: int = 10_000  # agent steps with uniform random actions before learning
+    pretrain_steps: int = 100_000  # model-only updates after random collection
+    # --- evaluation, logging, checkpoints ---
+    eval_interval: int = 10_000  # env steps between evaluations
+    eval_episodes: int = 10
+    log_interval: int = 1_000  # updates between training-metric rows
+    checkpoint_interval: int = 10_000  # env steps between checkpoints (taken at episode ends)
+    keep_checkpoints: int = 2  # newest checkpoints kept on disk
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def build(
+        cls,
+        task: str | None = None,
+        preset: str | None = None,
+        file: str | Path | None = None,
+        overrides: dict[str, Any] | list[str] | None = None,
+    ) -> Config:
+        """Defaults < task preset < named preset < config file < overrides; then validate."""
+        values: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ConfigError(f"unknown preset {preset!r}{_suggest(preset, PRESETS)}: expected one of {list(PRESETS)}")
+            values.update(PRESETS[preset])
+        if file is not None:
+            values.update(load_config_file(file))
+        if isinstance(overrides, list):
+            overrides = parse_overrides(overrides)
+        values.update(overrides or {})
+        if task is not None:
+            values["task"] = task
+        task_name = values.get("task", cls.task)
+        merged = {**TASK_PRESETS.get(task_name, {}), **values}
+        return cls.from_dict(merged)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Config:
+        known = {f.name: f for f in fields(cls)}
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"unknown config key {key!r}{_suggest(key, known)}")
+        config = cls(**{key: _coerce(known[key], value) for key, value in values.items()})
+        config.validate()
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Config:
+        return Config.from_dict({**self.to_dict(), **changes})
+
+    def resolved_action_repeat(self) -> int:
+        from slac.envs import default_action_repeat
+
+        return self.action_repeat or default_action_repeat(self.task)
+
+    # ---------------------------------------------------------------- checking
+    def validate(self) -> None:
+        """Raise ConfigError on values that cannot work, before any work starts."""
+        positive = [
+            "steps", "image_size", "encoder_depth", "feature_dim", "z1_dim", "z2_dim", "hidden_dim",
+            "ac_hidden_dim", "model_batch", "ac_batch", "seq_len", "updates_per_step", "replay_capacity",
+            "eval_interval", "log_interval", "checkpoint_interval", "keep_checkpoints",
+        ]
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ["init_steps", "pretrain_steps", "eval_episodes", "action_repeat", "threads", "seed"]:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ["decoder_var", "tau", "init_alpha", "model_lr", "actor_lr", "critic_lr", "alpha_lr"]:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.gamma <= 1:
+            raise ConfigError(f"gamma must be in [0, 1], got {self.gamma}")
+        if self.tau > 1:
+            raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
+        if self.model_batch > self.ac_batch:
+            raise ConfigError(
+                f"model_batch ({self.model_batch}) must be <= ac_batch ({self.ac_batch}): the model loss "
+                "uses the first model_batch windows of each batch"
+            )
+        if self.image_size != 64:
+            raise ConfigError(
+                f"image_size {self.image_size} is not supported: the paper's encoder and decoder "
+                "take 64x64 images; set image_size=64"
+            )
+        if self.log_std_min >= self.log_std_max:
+            raise ConfigError(f"log_std_min ({self.log_std_min}) must be below log_std_max ({self.log_std_max})")
+        from slac.models import MODELS
+
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}{_suggest(self.model, MODELS)}: expected one of {list(MODELS)}")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.replay_capacity < self.seq_len + 2:
+            raise ConfigError(f"replay_capacity must be at least seq_len + 2 = {self.seq_len + 2}")
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON mapping of config keys (safe loaders only: no code runs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as error:
+        raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`["key=value", ...]` -> dict; values are parsed as YAML scalars (numbers, booleans, null)."""
+    import yaml
+
+    result: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"overrides look like key=value, got {item!r}")
+        key = key.strip().lstrip("-").replace("-", "_")
+        try:
+            result[key] = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            result[key] = raw
+    return result
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    """Check and convert a value to the field's type, with an error naming the key."""
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind == "float | None":
+            return None if value is None or value == "None" else float(value)
+        if kind == "str":
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"config key {f.name!r} expects {kind}, got {value!r}") from None
+    return value
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+

@@ -1,0 +1,137 @@
+"""Pixel environments behind one `make_env("suite/name")`.
+
+Suites: `dmc/<domain>-<task>` (DeepMind Control, camera 0), `gym/<EnvId>` (Gymnasium MuJoCo,
+`render_mode="rgb_array"`), `toy/<name>` (built in, numpy only). Every env returned has
+(3, S, S) uint8 observations and actions in [-1, 1]; any Gymnasium env with image observations
+or `rgb_array` rendering can be wrapped the same way with `wrap_env`.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import gymnasium as gym
+import numpy as np
+
+from slac.envs.rendering import select_backend, set_fast_rendering
+from slac.envs.toy import TOY_TASKS, make_toy
+from slac.envs.wrappers import ActionRepeat, MujocoContextGuard, PixelObservation
+from slac.errors import RendererError, TaskError
+
+__all__ = ["make_env", "wrap_env", "list_tasks", "default_action_repeat", "TaskError", "RendererError"]
+
+SUITES = ("dmc", "gym", "toy")
+
+
+def list_tasks() -> list[str]:
+    """Every task name `make_env` accepts, suite by suite."""
+    return (
+        [f"toy/{name}" for name in TOY_TASKS]
+        + [f"dmc/{name}" for name in _dmc_tasks()]
+        + [f"gym/{name}" for name in _gym_mujoco_ids()]
+    )
+
+
+def default_action_repeat(task: str) -> int:
+    """The paper's action repeat for a preset task, 1 otherwise."""
+    from slac.config import TASK_PRESETS
+
+    return int(TASK_PRESETS.get(task, {}).get("action_repeat", 1))
+
+
+def make_env(
+    task: str,
+    *,
+    seed: int | None = None,
+    image_size: int = 64,
+    action_repeat: int | None = None,
+    fast_render: bool = False,
+) -> gym.Env:
+    """Make a pixel environment: observations (3, image_size, image_size) uint8, actions in [-1, 1].
+
+    `action_repeat=None` takes the paper's value for the task (1 when it has none). `seed` seeds
+    the first reset; later resets continue the env's random stream, or take their own seed.
+    `fast_render` turns off shadows and multisampling in MuJoCo (faster; pixels differ a little).
+    """
+    if not isinstance(image_size, (int, np.integer)) or not 8 <= image_size <= 1024:
+        raise TaskError(f"image_size must be an integer from 8 to 1024, got {image_size!r}")
+    suite, name = _split(task)
+    if suite == "toy":
+        env: gym.Env = make_toy(name, image_size)
+    elif suite == "dmc":
+        from slac.envs.dmc import DMCEnv
+
+        env = DMCEnv(name, image_size=image_size, fast_render=fast_render)
+    else:
+        env = _make_gym(name, image_size, fast_render)
+    repeat = default_action_repeat(task) if action_repeat is None else int(action_repeat)
+    env = wrap_env(env, image_size=image_size, action_repeat=repeat)
+    if seed is not None:
+        env.reset(seed=seed)
+    return env
+
+
+def wrap_env(env: gym.Env, *, image_size: int = 64, action_repeat: int = 1) -> gym.Env:
+    """Make a user's Gymnasium env fit slac: actions in [-1, 1], action repeat, then pixels.
+
+    The frame is rendered once per agent step, after the repeated inner steps.
+    """
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise TaskError(f"slac needs a 1-D continuous (Box) action space, got {space}")
+    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        raise TaskError(f"the action space {space} must have finite bounds to be rescaled to [-1, 1]")
+    if not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
+        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+    return PixelObservation(ActionRepeat(env, action_repeat), image_size)
+
+
+def _split(task: str) -> tuple[str, str]:
+    if not isinstance(task, str) or "/" not in task:
+        raise TaskError(f"task names look like 'suite/name' with suite in {SUITES}, got {task!r}; see `slac tasks`")
+    suite, name = task.split("/", 1)
+    if suite not in SUITES:
+        raise TaskError(f"unknown suite '{suite}' in {task!r}: expected one of {SUITES}; see `slac tasks`")
+    if suite == "toy" and name not in TOY_TASKS:
+        raise TaskError(f"unknown toy task {task!r}{_suggest(task)}: expected one of {['toy/' + n for n in TOY_TASKS]}")
+    if suite == "dmc" and name not in _dmc_tasks(all_tasks=True):
+        raise TaskError(f"unknown dm_control task {task!r}{_suggest(task)}; `slac tasks` lists them")
+    if suite == "gym" and name not in _gym_ids():
+        raise TaskError(f"unknown Gymnasium env {task!r}{_suggest(task)}; `slac tasks` lists the MuJoCo ones")
+    return suite, name
+
+
+def _suggest(task: str) -> str:
+    close = difflib.get_close_matches(task, list_tasks(), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _dmc_tasks(all_tasks: bool = False) -> list[str]:
+    select_backend()
+    from dm_control import suite
+
+    tasks = suite.ALL_TASKS if all_tasks else suite.BENCHMARKING
+    return [f"{domain}-{task}" for domain, task in tasks]
+
+
+def _gym_ids() -> set[str]:
+    return set(gym.registry.keys())
+
+
+def _gym_mujoco_ids() -> list[str]:
+    return sorted(
+        env_id
+        for env_id, spec in gym.registry.items()
+        if env_id.endswith("-v5") and "mujoco" in str(spec.entry_point)
+    )
+
+
+def _make_gym(name: str, image_size: int, fast_render: bool) -> gym.Env:
+    select_backend()
+    try:
+        env = gym.make(name, render_mode="rgb_array", width=image_size, height=image_size)
+    except TypeError:  # not a MuJoCo env: no width/height arguments
+        env = gym.make(name, render_mode="rgb_array")
+    if fast_render and hasattr(env.unwrapped, "model"):
+        set_fast_rendering(env.unwrapped.model)
+    return MujocoContextGuard(env)

@@ -1,0 +1,76 @@
+"""DeepMind Control Suite tasks as Gymnasium environments with pixel observations (camera 0)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from slac.envs.rendering import renderer_error, select_backend, set_fast_rendering
+from slac.errors import TaskError
+
+
+
+class DMCEnv(gym.Env):
+    """A dm_control suite task with actions rescaled to [-1, 1], rendered by `render()` (camera 0).
+
+    Steps return no observation of their own: `PixelObservation` renders once per agent step,
+    after action repeat, so repeated steps cost no rendering.
+
+    A step whose discount is 0 is a true terminal (`terminated`); the suite's 1000-step limit
+    is a time limit (`truncated`).
+    """
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, name: str, image_size: int = 64, camera_id: int = 0, fast_render: bool = False):
+        select_backend()
+        from dm_control import suite
+
+        domain, _, task = name.partition("-")
+        if (domain, task) not in suite.ALL_TASKS:
+            raise TaskError(
+                f"unknown dm_control task 'dmc/{name}': expected dmc/<domain>-<task>, "
+                "one of `slac tasks`"
+            )
+        self._env = suite.load(domain, task)
+        self._physics = self._env.physics
+        if fast_render:
+            set_fast_rendering(self._physics.model)
+        self.image_size = image_size
+        self.camera_id = camera_id
+        self.render_mode = "rgb_array"
+        spec = self._env.action_spec()
+        self._low = spec.minimum.astype(np.float64)
+        self._high = spec.maximum.astype(np.float64)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, spec.shape, np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (0,), np.float64)
+        self._rendered_once = False
+        self._no_observation = np.zeros(0)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._env.task.random.seed(seed)
+        self._env.reset()
+        return self._no_observation, {}
+
+    def step(self, action):
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        scaled = self._low + (action + 1.0) * 0.5 * (self._high - self._low)
+        time_step = self._env.step(scaled)
+        terminated = time_step.last() and time_step.discount == 0.0
+        truncated = time_step.last() and not terminated
+        return self._no_observation, float(time_step.reward or 0.0), terminated, truncated, {}
+
+    def render(self) -> np.ndarray:
+        if not self._rendered_once:
+            try:
+                frame = self._physics.render(self.image_size, self.image_size, camera_id=self.camera_id)
+            except Exception as error:  # the GL backend's errors vary by platform
+                raise renderer_error(error) from error
+            self._rendered_once = True
+            return frame
+        return self._physics.render(self.image_size, self.image_size, camera_id=self.camera_id)
+
+    def close(self) -> None:
+        self._physics.free()

@@ -1,0 +1,88 @@
+"""Built-in toy tasks drawn with numpy only (no MuJoCo): cheap enough to learn on a CPU in minutes.
+
+`toy/reach`: a point mass on the plane [-1, 1]^2 moves by 0.15 * action per step (velocity
+control, actions in [-1, 1]^2) toward a goal placed at random each episode. Reward: minus the
+distance to the goal (shaped). Episodes end by time limit after 50 steps.
+`toy/reach-terminal`: the same, but reaching the goal (distance < 0.1) is a true terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+BACKGROUND = np.array([30, 30, 40], dtype=np.uint8)
+GOAL_COLOUR = np.array([60, 200, 80], dtype=np.uint8)
+AGENT_COLOUR = np.array([230, 70, 50], dtype=np.uint8)
+
+
+class PointMassReach(gym.Env):
+    """Point mass reaching a goal, observed as (3, S, S) uint8 pixels."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        max_steps: int = 50,
+        terminate_at_goal: bool = False,
+        speed: float = 0.15,
+        goal_radius: float = 0.1,
+    ) -> None:
+        self.image_size = image_size
+        self.max_steps = max_steps
+        self.terminate_at_goal = terminate_at_goal
+        self.speed = speed
+        self.goal_radius = goal_radius
+        self.observation_space = gym.spaces.Box(0, 255, (3, image_size, image_size), np.uint8)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.render_mode = "rgb_array"
+        # Pixel-centre coordinates in world units, for drawing discs.
+        centres = (np.arange(image_size) + 0.5) / image_size * 2.0 - 1.0
+        self._ys, self._xs = np.meshgrid(-centres, centres, indexing="ij")
+        self._pos = np.zeros(2)
+        self._goal = np.zeros(2)
+        self._steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._goal = self.np_random.uniform(-0.8, 0.8, size=2)
+        self._pos = self.np_random.uniform(-0.9, 0.9, size=2)
+        self._steps = 0
+        return self._observation(), {}
+
+    def step(self, action):
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        self._pos = np.clip(self._pos + self.speed * action, -1.0, 1.0)
+        self._steps += 1
+        distance = float(np.linalg.norm(self._pos - self._goal))
+        reward = -distance
+        terminated = self.terminate_at_goal and distance < self.goal_radius
+        truncated = not terminated and self._steps >= self.max_steps
+        return self._observation(), reward, terminated, truncated, {"distance": distance}
+
+    def render(self) -> np.ndarray:
+        """The current frame as (S, S, 3) uint8, as Gymnasium's rgb_array mode."""
+        return self._observation().transpose(1, 2, 0)
+
+    def _observation(self) -> np.ndarray:
+        image = np.empty((self.image_size, self.image_size, 3), dtype=np.uint8)
+        image[:] = BACKGROUND
+        image[self._disc(self._goal, 0.12)] = GOAL_COLOUR
+        image[self._disc(self._pos, 0.09)] = AGENT_COLOUR
+        return np.ascontiguousarray(image.transpose(2, 0, 1))
+
+    def _disc(self, centre: np.ndarray, radius: float) -> np.ndarray:
+        return (self._xs - centre[0]) ** 2 + (self._ys - centre[1]) ** 2 <= radius**2
+
+
+TOY_TASKS: dict[str, dict[str, Any]] = {
+    "reach": {},
+    "reach-terminal": {"terminate_at_goal": True},
+}
+
+
+def make_toy(name: str, image_size: int) -> gym.Env:
+    return PointMassReach(image_size=image_size, **TOY_TASKS[name])

@@ -1,0 +1,118 @@
+"""Small composable wrappers: pixel observations, action repeat, episode-end flags."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from slac.envs.rendering import renderer_error
+from slac.errors import TaskError
+
+
+def _is_image_space(space: gym.Space) -> bool:
+    return (
+        isinstance(space, gym.spaces.Box)
+        and space.dtype == np.uint8
+        and len(space.shape) == 3
+        and 3 in (space.shape[0], space.shape[-1])
+    )
+
+
+class PixelObservation(gym.ObservationWrapper):
+    """Observations become (3, S, S) uint8 frames.
+
+    Uses the env's own image observations when they are HxWx3 or 3xHxW uint8; otherwise its
+    `rgb_array` rendering. Frames of another size are resized (bilinear).
+    """
+
+    def __init__(self, env: gym.Env, image_size: int = 64) -> None:
+        super().__init__(env)
+        self.image_size = image_size
+        self._from_render = not _is_image_space(env.observation_space)
+        if self._from_render and env.render_mode != "rgb_array":
+            raise TaskError(
+                f"{env} has observations {env.observation_space} (not HxWx3 uint8 images) and "
+                f"render_mode={env.render_mode!r}: create it with render_mode='rgb_array' or give it "
+                "image observations."
+            )
+        self.observation_space = gym.spaces.Box(0, 255, (3, image_size, image_size), np.uint8)
+        self._rendered_once = False
+
+    def observation(self, observation) -> np.ndarray:
+        if self._from_render:
+            if not self._rendered_once:
+                try:
+                    frame = self.env.render()
+                except Exception as error:
+                    if hasattr(self.env.unwrapped, "model") or hasattr(self.env.unwrapped, "_physics"):
+                        raise renderer_error(error) from error
+                    raise TaskError(f"rendering {self.env.unwrapped} failed: {type(error).__name__}: {error}") from error
+                self._rendered_once = True
+            else:
+                frame = self.env.render()
+        else:
+            frame = observation
+        frame = np.asarray(frame)
+        if frame.shape == self.observation_space.shape and frame.dtype == np.uint8:
+            return frame
+        if frame.ndim != 3 or 3 not in (frame.shape[0], frame.shape[-1]) or frame.dtype != np.uint8:
+            raise TaskError(f"expected an HxWx3 uint8 frame from {self.env}, got {frame.dtype} {frame.shape}")
+        if frame.shape[0] == 3 and frame.shape[-1] != 3:
+            frame = frame.transpose(1, 2, 0)
+        if frame.shape[:2] != (self.image_size, self.image_size):
+            frame = _resize(frame, self.image_size)
+        return np.ascontiguousarray(frame.transpose(2, 0, 1))
+
+
+def _resize(frame: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(frame).resize((size, size), Image.BILINEAR))
+
+
+class ActionRepeat(gym.Wrapper):
+    """Repeat each action `repeat` times, summing rewards; stop early when the episode ends.
+
+    `info["env_steps"]` counts the inner steps taken; `info["terminal"]` marks a true terminal
+    (no bootstrapping past it) and `info["time_limit"]` an episode cut by a time limit.
+    """
+
+    def __init__(self, env: gym.Env, repeat: int) -> None:
+        super().__init__(env)
+        if repeat < 1:
+            raise TaskError(f"action_repeat must be >= 1, got {repeat}")
+        self.repeat = repeat
+
+    def step(self, action):
+        total = 0.0
+        info: dict = {}
+        for inner in range(1, self.repeat + 1):
+            observation, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        info = dict(info, env_steps=inner, terminal=bool(terminated), time_limit=bool(truncated and not terminated))
+        return observation, total, terminated, truncated, info
+
+
+class MujocoContextGuard(gym.Wrapper):
+    """Keep several Gymnasium MuJoCo envs rendering correctly in one process.
+
+    Gymnasium makes a renderer's EGL context current only when it is created, so with a training
+    and an evaluation env (or an env that was garbage-collected) the other env's frames come out
+    black. This makes the env's own context current before each render, and on close frees the
+    MuJoCo render context while its GL context is current.
+    """
+
+    def render(self):
+        viewer = getattr(getattr(self.env.unwrapped, "mujoco_renderer", None), "viewer", None)
+        if viewer is not None:
+            viewer.make_context_current()
+        return self.env.render()
+
+    def close(self) -> None:
+        renderer = getattr(self.env.unwrapped, "mujoco_renderer", None)
+        for viewer in getattr(renderer, "_viewers", {}).values():
+            viewer.make_context_current()
+            viewer.con.free()
+        super().close()

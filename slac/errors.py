@@ -1,0 +1,24 @@
+"""User-facing errors: each says what was wrong, what was expected and what to do.
+
+The CLI prints these as one line (no traceback); anything else is a bug.
+"""
+
+
+class SlacError(Exception):
+    """Base class of every error caused by the user's input or machine, not by a bug."""
+
+
+class TaskError(SlacError, ValueError):
+    """An unknown or malformed task name, or an environment slac cannot use."""
+
+
+class RendererError(SlacError, RuntimeError):
+    """MuJoCo cannot render headless on this machine."""
+
+
+class ConfigError(SlacError, ValueError):
+    """A config file, key or value that is wrong."""
+
+
+class CheckpointError(SlacError, RuntimeError):
+    """A checkpoint that is missing, truncated, corrupt, foreign or of another version."""
