@@ -9,7 +9,6 @@ from slac.envs.rendering import renderer_error, select_backend, set_fast_renderi
 from slac.errors import TaskError
 
 
-
 class DMCEnv(gym.Env):
     """A dm_control suite task with actions rescaled to [-1, 1], rendered by `render()` (camera 0).
 

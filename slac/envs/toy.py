@@ -63,6 +63,18 @@ class PointMassReach(gym.Env):
         truncated = not terminated and self._steps >= self.max_steps
         return self._observation(), reward, terminated, truncated, {"distance": distance}
 
+    def get_state(self) -> dict:
+        """Everything needed to continue the episode exactly (JSON-serialisable)."""
+        return {
+            "pos": self._pos.tolist(), "goal": self._goal.tolist(), "steps": self._steps,
+            "rng": self.np_random.bit_generator.state,
+        }
+
+    def set_state(self, state: dict) -> None:
+        self._pos, self._goal = np.array(state["pos"]), np.array(state["goal"])
+        self._steps = int(state["steps"])
+        self.np_random.bit_generator.state = state["rng"]
+
     def render(self) -> np.ndarray:
         """The current frame as (S, S, 3) uint8, as Gymnasium's rgb_array mode."""
         return self._observation().transpose(1, 2, 0)

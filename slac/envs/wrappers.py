@@ -84,11 +84,12 @@ class ActionRepeat(gym.Wrapper):
         self.repeat = repeat
 
     def step(self, action):
-        total = 0.0
+        total, inner = 0.0, 0
         info: dict = {}
-        for inner in range(1, self.repeat + 1):
+        while inner < self.repeat:
             observation, reward, terminated, truncated, info = self.env.step(action)
             total += float(reward)
+            inner += 1
             if terminated or truncated:
                 break
         info = dict(info, env_steps=inner, terminal=bool(terminated), time_limit=bool(truncated and not terminated))

@@ -1,0 +1,265 @@
+"""The actor, twin critics and temperature of SLAC, their losses (eq. 8-10), one update, and acting.
+
+Pure loss functions take tensors and return named tensors; `SLACAgent.update` computes every loss
+at the same (pre-update) parameters, then applies all optimiser steps, then the target update.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+
+import numpy as np
+import torch
+from torch import nn
+
+from slac.models import LatentModel, build_model
+from slac.nets import Critic, TanhGaussianActor
+from slac.replay import SequenceBatch
+
+
+class TwinCritic(nn.Module):
+    """Two Q-functions on [z1, z2, a] (the clipped double-Q of SAC)."""
+
+    def __init__(self, in_dim: int, action_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.q1 = Critic(in_dim, action_dim, hidden)
+        self.q2 = Critic(in_dim, action_dim, hidden)
+
+    def forward(self, z: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.q1(z, action), self.q2(z, action)
+
+
+def actor_input(features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """History (x_1:tau+1, a_1:tau) as one vector: features (B, T+1, F), actions (B, T, A) -> (B, (T+1)F + TA)."""
+    return torch.cat([features.flatten(1), actions.flatten(1)], dim=-1)
+
+
+def critic_loss(
+    critic: TwinCritic,
+    critic_target: TwinCritic,
+    actor: TanhGaussianActor,
+    z: torch.Tensor,
+    action: torch.Tensor,
+    reward: torch.Tensor,
+    terminal: torch.Tensor,
+    next_z: torch.Tensor,
+    next_history: torch.Tensor,
+    alpha: torch.Tensor,
+    gamma: float,
+) -> dict[str, torch.Tensor]:
+    """Eq. 8-9: 1/2 (Q(z_tau, a_tau) - (r_tau + gamma V(z_tau+1)))^2 for each critic, summed;
+    V(z_tau+1) = E_{a ~ pi(.|x_1:tau+1, a_1:tau)}[min_i Q'_i(z_tau+1, a) - alpha log pi(a|.)].
+
+    z, next_z are consecutive samples of one filtered sequence (detached); a true terminal cuts
+    the bootstrap, a time limit does not.
+    """
+    with torch.no_grad():
+        next_action, next_log_pi = actor(next_history)
+        next_q = torch.min(*critic_target(next_z, next_action))
+        next_value = next_q - alpha * next_log_pi
+        target = reward + gamma * (1.0 - terminal) * next_value
+    q1, q2 = critic(z, action)
+    loss = 0.5 * ((q1 - target) ** 2).mean() + 0.5 * ((q2 - target) ** 2).mean()
+    return {"critic_loss": loss, "q1": q1.detach().mean(), "q2": q2.detach().mean(), "target_q": target.mean()}
+
+
+def actor_loss(
+    actor: TanhGaussianActor, critic: TwinCritic, z: torch.Tensor, history: torch.Tensor, alpha: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Eq. 10: E_{a ~ pi(.|x_1:tau, a_1:tau-1)}[alpha log pi(a|.) - min_i Q_i(z_tau, a)] (reparameterised)."""
+    action, log_pi = actor(history)
+    q = torch.min(*critic(z, action))
+    loss = (alpha * log_pi - q).mean()
+    return {"actor_loss": loss, "entropy": -log_pi.detach().mean()}
+
+
+def alpha_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entropy: float) -> dict[str, torch.Tensor]:
+    """Temperature: log_alpha * stopgrad(-log pi(a|h) - target_entropy), so alpha rises when the
+    policy's entropy is below the target and falls when above."""
+    loss = (log_alpha * (-log_pi.detach() - target_entropy)).mean()
+    return {"alpha_loss": loss}
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """theta' <- (1 - tau) theta' + tau theta."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+
+
+class SLACAgent(nn.Module):
+    """Latent model, actor, twin critics with targets, learned temperature, and their optimisers."""
+
+    def __init__(self, action_dim: int, config, device: torch.device | str = "cpu") -> None:
+        super().__init__()
+        self.config = config
+        self.action_dim = action_dim
+        self.seq_len = config.seq_len
+        self.model: LatentModel = build_model(config.model, action_dim, config)
+        history_dim = config.seq_len * config.feature_dim + (config.seq_len - 1) * action_dim
+        self.actor = TanhGaussianActor(history_dim, action_dim, config.ac_hidden_dim, config.log_std_min, config.log_std_max)
+        self.critic = TwinCritic(self.model.latent_dim, action_dim, config.ac_hidden_dim)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
+        self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
+        self.to(device)
+        self.device = torch.device(device)
+        self.optimizers = {
+            "model": torch.optim.Adam(self.model.parameters(), lr=config.model_lr),
+            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr),
+            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr),
+            "alpha": torch.optim.Adam([self.log_alpha], lr=config.alpha_lr),
+        }
+        self.model_version = 0  # model updates so far: cached encoder features are valid for one version
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.exp().detach()
+
+    # ------------------------------------------------------------------ losses
+    def compute_losses(self, batch: SequenceBatch, model_only: bool = False) -> dict[str, torch.Tensor]:
+        """Every loss of one update on one batch, at the current parameters (nothing is stepped).
+
+        The encoder and the filtering posterior run once over all windows; the model loss (eq. 7)
+        uses the first `model_batch` windows, with gradients; the other windows are encoded without.
+        Actor, critic and alpha losses use all windows, detached from the model.
+        """
+        batch = batch.to(self.device, non_blocking=True)
+        images = batch.images.float().div_(255.0)  # (B, T+1, 3, 64, 64)
+        resets = batch.resets
+        m = images.shape[0] if model_only else self.config.model_batch
+        features_m = self.model.encode(images[:m])  # (m, T+1, F)
+        latents_m = self.model.posterior(features_m, batch.actions[:m], resets[:m])
+        terms = self.model.loss(
+            images[:m], batch.actions[:m], batch.rewards[:m], batch.mask[:m], batch.frame_mask[:m], latents_m
+        )
+        if model_only:
+            return terms
+        features, z = features_m.detach(), latents_m.z.detach()
+        if images.shape[0] > m:
+            with torch.no_grad():
+                features_r = self.model.encode(images[m:])
+                z_r = self.model.posterior(features_r, batch.actions[m:], resets[m:]).z
+            features, z = torch.cat([features, features_r]), torch.cat([z, z_r])
+        history = actor_input(features[:, :-1], batch.actions[:, :-1])  # x_1:tau, a_1:tau-1
+        next_history = actor_input(features[:, 1:], batch.actions[:, 1:])  # x_2:tau+1, a_2:tau
+        alpha = self.alpha
+        terms.update(critic_loss(
+            self.critic, self.critic_target, self.actor, z[:, -2], batch.actions[:, -1], batch.rewards[:, -1],
+            batch.terminals[:, -1], z[:, -1], next_history, alpha, self.config.gamma,
+        ))
+        terms.update(actor_loss(self.actor, self.critic, z[:, -2], history, alpha))
+        with torch.no_grad():
+            _, fresh_log_pi = self.actor(history)
+        terms.update(alpha_loss(self.log_alpha, fresh_log_pi, self.target_entropy))
+        terms["alpha"] = alpha
+        return terms
+
+    # ------------------------------------------------------------------ updates
+    def _loss_groups(self, model_only: bool):
+        groups = [("model_loss", self.model, "model")]
+        if not model_only:
+            groups += [("critic_loss", self.critic, "critic"), ("actor_loss", self.actor, "actor"), ("alpha_loss", None, "alpha")]
+        return groups
+
+    def update(self, batch: SequenceBatch, model_only: bool = False) -> dict[str, torch.Tensor]:
+        """One update (the authors' `_train`): all losses at the same parameters, then each
+        optimiser steps on the gradient of its own loss, then the soft target update."""
+        terms = self.compute_losses(batch, model_only=model_only)
+        for loss_name, module, _ in self._loss_groups(model_only):
+            params = [self.log_alpha] if module is None else [p for p in module.parameters()]
+            grads = torch.autograd.grad(terms[loss_name], params, allow_unused=True)
+            for param, grad in zip(params, grads):
+                param.grad = grad
+        for _, _, opt_name in self._loss_groups(model_only):
+            self.optimizers[opt_name].step()
+        self.model_version += 1
+        if not model_only:
+            soft_update(self.critic_target, self.critic, self.config.tau)
+        return {name: value.detach() for name, value in terms.items()}
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """(N, 3, 64, 64) uint8 -> (N, F) features."""
+        images = torch.as_tensor(frames, device=self.device).float().div_(255.0)
+        return self.model.encode(images)
+
+    @torch.no_grad()
+    def act_on_features(self, features: torch.Tensor, actions: torch.Tensor, deterministic: bool = False) -> np.ndarray:
+        action, _ = self.actor(actor_input(features[None], actions[None]), deterministic=deterministic)
+        return action[0].cpu().numpy()
+
+    def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Action for a history: frames (8, 3, 64, 64) uint8 x_1:tau+1, actions (7, A) a_1:tau."""
+        expected = (self.seq_len, 3, 64, 64)
+        if tuple(frames.shape) != expected or tuple(actions.shape) != (self.seq_len - 1, self.action_dim):
+            raise ValueError(
+                f"a history is {self.seq_len} frames {expected[1:]} and {self.seq_len - 1} actions of size "
+                f"{self.action_dim}; got frames {tuple(frames.shape)} and actions {tuple(actions.shape)}"
+            )
+        features = self.encode_frames(frames)
+        return self.act_on_features(features, torch.as_tensor(actions, dtype=torch.float32, device=self.device), deterministic)
+
+
+class HistoryPolicy:
+    """The actor run on the rolling history of the current episode.
+
+    At an episode's start the missing history is the first frame repeated with zero actions,
+    exactly as the replay buffer pads training windows. Each frame is encoded once while the
+    encoder is unchanged; after a model update the history is re-encoded (8 frames).
+    """
+
+    def __init__(self, agent: SLACAgent) -> None:
+        self.agent = agent
+        self.length = agent.seq_len
+        self.frames: deque[np.ndarray] = deque(maxlen=self.length)
+        self.actions: deque[np.ndarray] = deque(maxlen=self.length - 1)
+        self._features: deque[torch.Tensor | None] = deque(maxlen=self.length)
+        self._version = -1
+        self._last_action: np.ndarray | None = None
+
+    def start(self, observation: np.ndarray) -> None:
+        """Start an episode at `observation`: the first frame repeated, zero actions."""
+        self.frames.extend([observation] * self.length)
+        self.actions.extend([np.zeros(self.agent.action_dim, np.float32)] * (self.length - 1))
+        self._features.extend([None] * self.length)
+
+    def reset(self, observation: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Start an episode at `observation`; returns the policy's first action."""
+        self.start(observation)
+        return self.act(deterministic)
+
+    def load_history(self, frames: np.ndarray, actions: np.ndarray) -> None:
+        """Continue from a known history: frames (8, 3, H, W), actions (7, A) (e.g. after a resume)."""
+        self.frames.extend(list(frames))
+        self.actions.extend(list(np.asarray(actions, np.float32)))
+        self._features.extend([None] * self.length)
+
+    def observe(self, action: np.ndarray, observation: np.ndarray) -> None:
+        """Record the action taken and the frame it led to."""
+        self.actions.append(np.asarray(action, np.float32))
+        self.frames.append(observation)
+        self._features.append(None)
+
+    def step(self, observation: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """After the last returned action was taken and led to `observation`: the next action."""
+        self.observe(self._last_action, observation)
+        return self.act(deterministic)
+
+    def act(self, deterministic: bool = False) -> np.ndarray:
+        """The action for the current history (sampled, or the mean's tanh if deterministic)."""
+        if self._version != self.agent.model_version:
+            self._features.extend([None] * self.length)
+            self._version = self.agent.model_version
+        missing = [i for i, f in enumerate(self._features) if f is None]
+        if missing:
+            frames = [self.frames[i] for i in missing]
+            unique = len(missing) == self.length and all(f is frames[0] for f in frames)
+            encoded = self.agent.encode_frames(np.stack(frames[:1] if unique else frames))
+            for j, i in enumerate(missing):
+                self._features[i] = encoded[0 if unique else j]
+        features = torch.stack(list(self._features))
+        actions = torch.as_tensor(np.stack(self.actions), device=self.agent.device)
+        self._last_action = self.agent.act_on_features(features, actions, deterministic)
+        return self._last_action

@@ -1,0 +1,177 @@
+"""The `slac` command: train, eval, quickstart, tasks, presets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from slac.errors import SlacError
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train SLAC on a task (or continue a run with --resume)")
+    p.add_argument("--task", help="suite/name, see `slac tasks` (default: the config's, dmc/cheetah-run)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--steps", type=int, help="total env steps (after action repeat, including random collection)")
+    p.add_argument("--device", choices=None, help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--run-dir", help="where the run writes (default runs/<task>-<model>-s<seed>-<time>)")
+    p.add_argument("--init-steps", type=int, help="agent steps of uniform random collection (paper: 10000)")
+    p.add_argument("--pretrain-steps", type=int, help="model-only updates before RL (paper: 100000)")
+    p.add_argument("--model", help="latent model variant (default slac)")
+    p.add_argument("--preset", help="named preset: paper, small, quickstart (`slac presets`)")
+    p.add_argument("--config", help="YAML or JSON file of config keys")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="any Config field, e.g. decoder_var=0.4")
+
+
+def _overrides(args) -> dict:
+    from slac.config import parse_overrides
+
+    values = parse_overrides(args.overrides)
+    for flag, key in [("seed", "seed"), ("steps", "steps"), ("device", "device"), ("run_dir", "run_dir"),
+                      ("init_steps", "init_steps"), ("pretrain_steps", "pretrain_steps"), ("model", "model")]:
+        if getattr(args, flag) is not None:
+            values[key] = getattr(args, flag)
+    return values
+
+
+def cmd_train(args) -> int:
+    from slac.config import Config
+    from slac.trainer import SLAC
+
+    overrides = _overrides(args)
+    if args.resume:
+        if args.task or args.config or args.preset:
+            raise SlacError("--resume continues a run with its own config; give only --steps, --device or key=value")
+        run = SLAC.load(args.resume, **overrides)
+        print(f"resuming {args.resume} at env step {run.counters['env_steps']}", file=sys.stderr)
+    else:
+        config = Config.build(task=args.task, preset=args.preset, file=args.config, overrides=overrides)
+        run = SLAC(config=config)
+    print(f"run directory: {run.run_dir}", file=sys.stderr)
+    try:
+        run.learn(progress=not args.no_progress)
+    finally:
+        run.close()
+    _print_eval(run)
+    if run.interrupted:
+        print(f"stopped; checkpoint written. Continue with: slac train --resume {run.run_dir}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _print_eval(run) -> None:
+    if run.last_eval:
+        e = run.last_eval
+        print(f"env step {run.counters['env_steps']}: eval return {e['return_stochastic']:.2f} "
+              f"+- {e['return_stochastic_std']:.2f} (stochastic), {e['return_deterministic']:.2f} (deterministic)")
+
+
+def cmd_eval(args) -> int:
+    import numpy as np
+
+    from slac.trainer import SLAC
+
+    run = SLAC.load(args.run_dir, device=args.device, replay=False, checkpoint=args.checkpoint)
+    frames: list | None = [] if args.video else None
+    returns = run.evaluate(args.episodes, deterministic=args.deterministic, record=frames)
+    mode = "deterministic" if args.deterministic else "stochastic"
+    print(json.dumps({"run": str(args.run_dir), "policy": mode, "episodes": args.episodes,
+                      "return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
+                      "returns": [round(float(r), 3) for r in returns]}))
+    if args.video:
+        from slac.viz import write_video
+
+        write_video(args.video, frames, fps=args.fps)
+        print(f"video: {args.video} ({len(frames)} frames)", file=sys.stderr)
+    run.close()
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    """SLAC on toy/reach with small networks; compares with a random policy; writes a curve."""
+    import time
+
+    from slac.plot import plot_run
+    from slac.trainer import SLAC, random_policy_returns
+
+    start = time.perf_counter()
+    run = SLAC(preset="quickstart", seed=args.seed, run_dir=args.run_dir, device=args.device)
+    random_returns = random_policy_returns(run.eval_env, run.config.eval_episodes, run.config.seed)
+    print(f"quickstart: SLAC on {run.config.task}, {run.config.steps} env steps, small networks; "
+          f"run directory {run.run_dir}", file=sys.stderr)
+    run.learn(progress=not args.no_progress)
+    run.close()
+    curve = plot_run(run.run_dir, run.run_dir / "learning_curve.png", random_return=float(random_returns.mean()))
+    e = run.last_eval
+    print(f"final evaluation return over {run.config.eval_episodes} episodes: "
+          f"{e['return_stochastic']:.2f} +- {e['return_stochastic_std']:.2f} (stochastic policy), "
+          f"{e['return_deterministic']:.2f} (deterministic)")
+    print(f"random policy return:                      {random_returns.mean():.2f} +- {random_returns.std():.2f}")
+    print(f"learning curve: {curve}   wall time: {time.perf_counter() - start:.0f} s")
+    return 0 if not run.interrupted else 130
+
+
+def cmd_tasks(args) -> int:
+    from slac.envs import list_tasks
+
+    print("\n".join(list_tasks()))
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from slac.config import PRESETS, TASK_PRESETS
+
+    print("task presets (applied automatically for these tasks):")
+    for task, values in TASK_PRESETS.items():
+        print(f"  {task:24s} " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    print("named presets (--preset NAME):")
+    for name, values in PRESETS.items():
+        print(f"  {name:12s} " + (", ".join(f"{k}={v}" for k, v in values.items()) or "the paper's defaults"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slac", description="Stochastic Latent Actor-Critic from pixels")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    p = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
+    p.add_argument("run_dir")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--deterministic", action="store_true", help="the mean action instead of a sample")
+    p.add_argument("--video", help="write the episodes as a video (e.g. eval.mp4)")
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
+    p.add_argument("--device", default=None)
+    p = sub.add_parser("quickstart", help="SLAC on the toy task with small networks (minutes on a CPU)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--run-dir", default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    sub.add_parser("tasks", help="list task names")
+    sub.add_parser("presets", help="list task and named presets")
+    return parser
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, "tasks": cmd_tasks,
+            "presets": cmd_presets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SlacError as error:
+        print(f"slac: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("slac: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

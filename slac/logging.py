@@ -1,0 +1,86 @@
+"""Run directory outputs from one place: CSV rows, TensorBoard scalars, and the progress bar."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+TRAIN_FIELDS = [
+    "env_step", "agent_step", "update", "phase", "steps_per_s", "train_return",
+    "model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
+    "alpha", "entropy", "q1", "q2", "target_q",
+]
+EVAL_FIELDS = [
+    "env_step", "agent_step", "update", "return_stochastic", "return_stochastic_std",
+    "return_deterministic", "return_deterministic_std", "episodes", "wall_time_s",
+]
+
+
+class CSVLog:
+    """An append-only CSV file with fixed columns; on resume, rows past the checkpoint are dropped."""
+
+    def __init__(self, path: Path, fields: list[str], resume_step: int | None = None) -> None:
+        self.path, self.fields = path, fields
+        if resume_step is not None and path.exists():
+            with open(path, newline="") as handle:
+                rows = [row for row in csv.DictReader(handle) if int(float(row["env_step"])) <= resume_step]
+            with open(path, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fields, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(rows)
+        elif not path.exists():
+            with open(path, "w", newline="") as handle:
+                csv.DictWriter(handle, fields).writeheader()
+
+    def write(self, row: dict[str, Any]) -> None:
+        with open(self.path, "a", newline="") as handle:
+            csv.DictWriter(handle, self.fields, extrasaction="ignore").writerow(_plain(row))
+
+
+def read_csv(path: str | Path) -> list[dict[str, float | str]]:
+    """Rows of a run's CSV with numbers parsed."""
+    with open(path, newline="") as handle:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+class RunLogger:
+    """metrics.csv, eval.csv and TensorBoard scalars under tb/ of a run directory."""
+
+    def __init__(self, run_dir: Path, resume_step: int | None = None, tensorboard: bool = True) -> None:
+        self.train = CSVLog(run_dir / "metrics.csv", TRAIN_FIELDS, resume_step)
+        self.eval = CSVLog(run_dir / "eval.csv", EVAL_FIELDS, resume_step)
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
+
+    def log(self, kind: str, row: dict[str, Any]) -> None:
+        """kind 'train' or 'eval'; `row["env_step"]` is the x axis everywhere."""
+        (self.train if kind == "train" else self.eval).write(row)
+        if self.writer is not None:
+            for key, value in _plain(row).items():
+                if key != "env_step" and isinstance(value, (int, float)) and math.isfinite(value):
+                    self.writer.add_scalar(f"{kind}/{key}", value, row["env_step"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if hasattr(value, "item"):
+            value = value.item()
+        out[key] = round(value, 6) if isinstance(value, float) else value
+    return out
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text

@@ -1,0 +1,83 @@
+"""The interface every latent model implements, and the sequence ELBO they share (eq. 7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from slac.nets import Decoder, Encoder, GaussianHead, gaussian_kl, gaussian_log_prob
+
+
+@dataclass
+class Latents:
+    """Samples of the filtering posterior over a window and the distributions of its KL term."""
+
+    z: torch.Tensor  # (B, T+1, latent_dim): what the critic sees
+    post_mean: torch.Tensor  # (B, T+1, d) posterior of the KL-carrying variable
+    post_std: torch.Tensor
+    prior_mean: torch.Tensor  # (B, T+1, d) its prior, conditioned on the previous posterior sample
+    prior_std: torch.Tensor
+
+    def detach(self) -> Latents:
+        return Latents(*(t.detach() for t in vars(self).values()))
+
+
+class LatentModel(nn.Module):
+    """Encoder, decoder, reward model and a latent sequence model.
+
+    `encode(images) -> features`; `posterior(features, actions, resets) -> Latents`;
+    `prior(actions, ...) -> z`; `decode(z) -> mean image`; `loss(...) -> dict of eq. 7 terms`.
+    """
+
+    latent_dim: int
+
+    def __init__(self, action_dim: int, config) -> None:
+        super().__init__()
+        self.action_dim = action_dim
+        self.encoder = Encoder(config.encoder_depth, config.feature_dim)
+        self.decoder_std = config.decoder_var**0.5
+        self.hidden_dim = config.hidden_dim
+        self.config = config
+
+    def build_output_heads(self) -> None:
+        """Decoder p(x_t | z_t) and reward model p(r_t | z_t, a_t, z_t+1), once latent_dim is known."""
+        self.decoder = Decoder(self.latent_dim, self.config.encoder_depth)
+        self.reward = GaussianHead(2 * self.latent_dim + self.action_dim, 1, self.hidden_dim)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """(..., 3, 64, 64) in [0, 1] -> (..., feature_dim)."""
+        return self.encoder(images)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
+        raise NotImplementedError
+
+    def prior(self, actions: torch.Tensor, first: Latents | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss(self, images: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, mask: torch.Tensor,
+             frame_mask: torch.Tensor, latents: Latents) -> dict[str, torch.Tensor]:
+        """Eq. 7, J_M = E_q[ sum_t -log p(x_t|z_t) - log p(r_t|z_t,a_t,z_t+1) + KL(q(z_t|.) || p(z_t|.)) ].
+
+        Sums over time (real positions only: padding adds nothing) and pixels, mean over the batch.
+        images (B, T+1, 3, 64, 64) in [0, 1]; actions (B, T, A); rewards, mask (B, T); frame_mask (B, T+1).
+        """
+        z = latents.z
+        image_mean = self.decode(z)  # (B, T+1, 3, 64, 64)
+        image_ll = gaussian_log_prob(images, image_mean, self.decoder_std).sum((-3, -2, -1))  # (B, T+1)
+        reward_mean, reward_std = self.reward(z[:, :-1], actions, z[:, 1:])  # (B, T, 1)
+        reward_ll = gaussian_log_prob(rewards, reward_mean.squeeze(-1), reward_std.squeeze(-1))
+        kl = gaussian_kl(latents.post_mean, latents.post_std, latents.prior_mean, latents.prior_std)  # (B, T+1)
+        image_ll = (image_ll * frame_mask).sum(1).mean()
+        reward_ll = (reward_ll * mask).sum(1).mean()
+        kl = (kl * frame_mask).sum(1).mean()
+        return {"model_loss": -(image_ll + reward_ll - kl), "image_ll": image_ll, "reward_ll": reward_ll, "kl": kl}
+
+
+def sample(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Reparameterised sample of N(mean, std^2)."""
+    return mean + std * torch.randn_like(std)

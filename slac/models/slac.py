@@ -1,0 +1,84 @@
+"""The paper's fully stochastic two-variable sequential latent variable model (Figure 1, eq. 4, 7).
+
+p(z1_1) = N(0, I);  p(z2_1 | z1_1);  p(z1_t+1 | z2_t, a_t);  p(z2_t+1 | z1_t+1, z2_t, a_t)
+q(z1_1 | x_1);      q(z1_t+1 | x_t+1, z2_t, a_t);            q(z2 | .) = p(z2 | .) (shared network)
+p(x_t | z1_t, z2_t) (fixed variance);  p(r_t | z_t, a_t, z_t+1)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from slac.models.base import LatentModel, Latents, sample
+from slac.nets import GaussianHead
+
+
+class SlacModel(LatentModel):
+    """Fully stochastic model with latents z1 (32) and z2 (256); only z1 carries a KL term."""
+
+    def __init__(self, action_dim: int, config) -> None:
+        super().__init__(action_dim, config)
+        f, a, h = config.feature_dim, action_dim, config.hidden_dim
+        d1, d2 = config.z1_dim, config.z2_dim
+        self.z1_dim, self.z2_dim = d1, d2
+        self.latent_dim = d1 + d2
+        self.z2_first_prior = GaussianHead(d1, d2, h)  # p(z2_1 | z1_1), also its posterior
+        self.z1_prior = GaussianHead(d2 + a, d1, h)  # p(z1_t+1 | z2_t, a_t)
+        self.z2_prior = GaussianHead(d1 + d2 + a, d2, h)  # p(z2_t+1 | z1_t+1, z2_t, a_t), also posterior
+        self.z1_first_posterior = GaussianHead(f, d1, h)  # q(z1_1 | x_1)
+        self.z1_posterior = GaussianHead(f + d2 + a, d1, h)  # q(z1_t+1 | x_t+1, z2_t, a_t)
+        self.build_output_heads()
+
+    def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
+        """Filter once over the window: z_t ~ q(z_t | x_t, z_t-1, a_t-1), restarting where `resets`.
+
+        features (B, T+1, F); actions (B, T, A); resets (B, T+1) bool, True at position 0, at padding
+        and at an episode's first frame: there the first-step posterior q(z1_1 | x_1) and prior
+        N(0, I) are used. Returns z = [z1, z2] (B, T+1, d1 + d2) and the z1 KL's distributions.
+        """
+        first_mean, first_std = self.z1_first_posterior(features)  # (B, T+1, d1), one batched call
+        z1 = sample(first_mean[:, 0], first_std[:, 0])
+        z2 = sample(*self.z2_first_prior(z1))
+        z1s, z2s = [z1], [z2]
+        post_means, post_stds = [first_mean[:, 0]], [first_std[:, 0]]
+        prior_means, prior_stds = [torch.zeros_like(z1)], [torch.ones_like(z1)]
+        for t in range(1, features.shape[1]):
+            action = actions[:, t - 1]
+            reset = resets[:, t, None]
+            post_mean, post_std = self.z1_posterior(features[:, t], z2, action)
+            prior_mean, prior_std = self.z1_prior(z2, action)
+            post_mean = torch.where(reset, first_mean[:, t], post_mean)
+            post_std = torch.where(reset, first_std[:, t], post_std)
+            prior_mean = torch.where(reset, torch.zeros_like(prior_mean), prior_mean)
+            prior_std = torch.where(reset, torch.ones_like(prior_std), prior_std)
+            z1 = sample(post_mean, post_std)
+            z2_mean, z2_std = self.z2_prior(z1, z2, action)
+            z2_first_mean, z2_first_std = self.z2_first_prior(z1)
+            z2 = sample(torch.where(reset, z2_first_mean, z2_mean), torch.where(reset, z2_first_std, z2_std))
+            z1s.append(z1)
+            z2s.append(z2)
+            post_means.append(post_mean)
+            post_stds.append(post_std)
+            prior_means.append(prior_mean)
+            prior_stds.append(prior_std)
+        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
+        return Latents(
+            z=torch.cat([stack(z1s), stack(z2s)], dim=-1),
+            post_mean=stack(post_means), post_std=stack(post_stds),
+            prior_mean=stack(prior_means), prior_std=stack(prior_stds),
+        )
+
+    def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        """Open-loop samples from the prior: z_1 = `first` (B, D) if given, else z1_1 ~ N(0, I),
+        z2_1 ~ p(z2_1 | z1_1); then z_t+1 ~ p(z_t+1 | z_t, a_t). actions (B, T, A) -> z (B, T+1, D)."""
+        if first is None:
+            z1 = torch.randn(actions.shape[0], self.z1_dim, device=actions.device)
+            z2 = sample(*self.z2_first_prior(z1))
+        else:
+            z1, z2 = first.split([self.z1_dim, self.z2_dim], dim=-1)
+        zs = [torch.cat([z1, z2], -1)]
+        for t in range(actions.shape[1]):
+            z1 = sample(*self.z1_prior(z2, actions[:, t]))
+            z2 = sample(*self.z2_prior(z1, z2, actions[:, t]))
+            zs.append(torch.cat([z1, z2], -1))
+        return torch.stack(zs, dim=1)

@@ -1,0 +1,130 @@
+"""Building blocks: conv encoder, deconv decoder, MLPs, diagonal-Gaussian and tanh-Gaussian heads."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LEAKY_SLOPE = 0.2  # the authors' LeakyReLU slope in every model network
+LOG_2PI = math.log(2 * math.pi)
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int, activation: type[nn.Module] = nn.ReLU, layers: int = 2) -> nn.Sequential:
+    """`layers` hidden layers of `hidden` units with `activation`, then a linear output."""
+    modules: list[nn.Module] = []
+    dim = in_dim
+    for _ in range(layers):
+        modules += [nn.Linear(dim, hidden), activation()]
+        dim = hidden
+    modules.append(nn.Linear(dim, out_dim))
+    return nn.Sequential(*modules)
+
+
+def _leaky() -> nn.LeakyReLU:
+    return nn.LeakyReLU(LEAKY_SLOPE)
+
+
+class Encoder(nn.Module):
+    """64x64x3 image -> feature vector: conv 5x5/2, 3x3/2 x3, 4x4 valid; LeakyReLU 0.2 after each."""
+
+    def __init__(self, depth: int = 32, feature_dim: int = 256) -> None:
+        super().__init__()
+        self.feature_dim = feature_dim
+        self.net = nn.Sequential(
+            nn.Conv2d(3, depth, 5, 2, padding=2), _leaky(),  # 64 -> 32
+            nn.Conv2d(depth, 2 * depth, 3, 2, padding=1), _leaky(),  # -> 16
+            nn.Conv2d(2 * depth, 4 * depth, 3, 2, padding=1), _leaky(),  # -> 8
+            nn.Conv2d(4 * depth, 8 * depth, 3, 2, padding=1), _leaky(),  # -> 4
+            nn.Conv2d(8 * depth, feature_dim, 4), _leaky(),  # -> 1
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(..., 3, 64, 64) floats in [0, 1] -> (..., feature_dim)."""
+        lead = images.shape[:-3]
+        features = self.net(images.reshape(-1, *images.shape[-3:]))
+        return features.reshape(*lead, self.feature_dim)
+
+
+class Decoder(nn.Module):
+    """Latent -> mean image, the encoder mirrored with transposed convs; LeakyReLU after every layer
+    including the last, as in the authors' code."""
+
+    def __init__(self, latent_dim: int, depth: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(latent_dim, 8 * depth, 4), _leaky(),  # 1 -> 4
+            nn.ConvTranspose2d(8 * depth, 4 * depth, 3, 2, padding=1, output_padding=1), _leaky(),  # -> 8
+            nn.ConvTranspose2d(4 * depth, 2 * depth, 3, 2, padding=1, output_padding=1), _leaky(),  # -> 16
+            nn.ConvTranspose2d(2 * depth, depth, 3, 2, padding=1, output_padding=1), _leaky(),  # -> 32
+            nn.ConvTranspose2d(depth, 3, 5, 2, padding=2, output_padding=1), _leaky(),  # -> 64
+        )
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        """(..., latent_dim) -> (..., 3, 64, 64)."""
+        lead = latents.shape[:-1]
+        images = self.net(latents.reshape(-1, latents.shape[-1], 1, 1))
+        return images.reshape(*lead, *images.shape[-3:])
+
+
+class GaussianHead(nn.Module):
+    """Diagonal Gaussian from an MLP (256-256, LeakyReLU 0.2); std = softplus + 1e-5."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+        self.net = mlp(in_dim, 2 * out_dim, hidden, activation=_leaky)
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs are concatenated on the last axis; returns (mean, std)."""
+        x = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=-1)
+        mean, raw_std = self.net(x).chunk(2, dim=-1)
+        return mean, F.softplus(raw_std) + 1e-5
+
+
+def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor | float) -> torch.Tensor:
+    """Elementwise log N(x; mean, std^2)."""
+    std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
+    return -0.5 * ((x - mean) / std) ** 2 - torch.log(std) - 0.5 * LOG_2PI
+
+
+def gaussian_kl(mean_q: torch.Tensor, std_q: torch.Tensor, mean_p: torch.Tensor, std_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean_q, std_q^2) || N(mean_p, std_p^2)), summed over the last axis."""
+    var_ratio = (std_q / std_p) ** 2
+    return 0.5 * (var_ratio + ((mean_q - mean_p) / std_p) ** 2 - 1 - torch.log(var_ratio)).sum(-1)
+
+
+class TanhGaussianActor(nn.Module):
+    """pi(a | input): MLP 256-256 ReLU -> mean, log std (clipped); a = tanh(u), u ~ N(mean, std^2)."""
+
+    def __init__(self, in_dim: int, action_dim: int, hidden: int = 256, log_std_min: float = -20.0, log_std_max: float = 2.0):
+        super().__init__()
+        self.net = mlp(in_dim, 2 * action_dim, hidden)
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+
+    def forward(self, x: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (action in (-1, 1), log pi(action)) with the tanh change-of-variables term."""
+        mean, log_std = self.net(x).chunk(2, dim=-1)
+        if deterministic:
+            return torch.tanh(mean), torch.zeros_like(mean[..., 0])
+        log_std = log_std.clamp(self.log_std_min, self.log_std_max)
+        std = log_std.exp()
+        u = mean + std * torch.randn_like(mean)
+        action = torch.tanh(u)
+        # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), numerically stable
+        log_det = 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
+        log_pi = (gaussian_log_prob(u, mean, std) - log_det).sum(-1)
+        return action, log_pi
+
+
+class Critic(nn.Module):
+    """Q(input, a): MLP 256-256 ReLU -> scalar."""
+
+    def __init__(self, in_dim: int, action_dim: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.net = mlp(in_dim + action_dim, 1, hidden)
+
+    def forward(self, x: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, action], dim=-1)).squeeze(-1)

@@ -1,0 +1,419 @@
+"""`SLAC`: the training loop of Algorithm 1 and everything a run owns (env, replay, agent, logs,
+checkpoints), in the Gymnasium / Stable-Baselines3 way: `SLAC(env).learn(total_env_steps)`.
+
+The loop: collect `init_steps` agent steps with uniform random actions, pretrain the model for
+`pretrain_steps` updates, then per iteration one env step with the policy and `updates_per_step`
+updates. Evaluations every `eval_interval` env steps record the stochastic policy's return (what
+the authors' curves show) and the deterministic one's. Env steps count after action repeat and
+include the random collection, as on the authors' x axis.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from slac.agent import HistoryPolicy, SLACAgent
+from slac.checkpoint import (
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from slac.config import Config
+from slac.envs import make_env, wrap_env
+from slac.errors import CheckpointError, ConfigError, TaskError
+from slac.logging import RunLogger
+from slac.replay import SequenceReplay
+
+TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
+                 "alpha", "entropy", "q1", "q2", "target_q")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; a CUDA request without CUDA is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} was requested but this PyTorch has no CUDA device; use --device cpu or auto")
+    return torch.device(name)
+
+
+def episode_seed(seed: int, stream: int, index: int) -> int:
+    """Independent, reproducible seeds: stream 0 training episodes, 1 evaluation episodes."""
+    return int(np.random.SeedSequence([seed, stream, index]).generate_state(1)[0])
+
+
+class SLAC:
+    """A SLAC run. `SLAC("toy/reach", seed=0).learn(20_000)`, or `SLAC(env, config)`.
+
+    `env` is a task name, a Gymnasium env (wrapped to 64x64 pixels if needed) or None (the
+    config's task). `run_dir=None` makes `runs/<task>-<model>-s<seed>-<time>/`.
+    """
+
+    def __init__(
+        self,
+        env: str | gym.Env | None = None,
+        config: Config | None = None,
+        *,
+        seed: int | None = None,
+        run_dir: str | Path | None = None,
+        eval_env: gym.Env | None = None,
+        preset: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        if seed is not None:
+            overrides["seed"] = seed
+        task = env if isinstance(env, str) else None
+        if config is None:
+            config = Config.build(task=task, preset=preset, overrides=overrides)
+        elif overrides or task:
+            config = config.replace(**overrides, **({"task": task} if task else {}))
+        self.config = config
+        self.device = resolve_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.env = self._make_env(env)
+        self.eval_env = eval_env if eval_env is not None else (self._make_env(None) if not isinstance(env, gym.Env) else None)
+        shape = self.env.observation_space.shape
+        if shape != (3, 64, 64):
+            raise TaskError(f"the env's observations are {shape}; slac's networks need (3, 64, 64) frames")
+        self.action_dim = int(self.env.action_space.shape[0])
+        torch.manual_seed(config.seed)
+        self.agent = SLACAgent(self.action_dim, config, self.device)
+        self.replay = SequenceReplay(config.replay_capacity, shape, self.action_dim, config.seq_len,
+                                     seed=episode_seed(config.seed, 2, 0))
+        self.rng = np.random.default_rng(episode_seed(config.seed, 3, 0))
+        self.policy_state = HistoryPolicy(self.agent)
+        self.counters = {
+            "env_steps": 0, "agent_steps": 0, "updates": 0, "pretrain_updates": 0, "episodes": 0,
+            "episode_return": 0.0, "in_episode": False, "next_eval": 0, "next_checkpoint": config.checkpoint_interval,
+            "last_train_return": None,
+        }
+        self.last_eval: dict[str, float] = {}
+        self._run_dir = Path(run_dir) if run_dir else (Path(config.run_dir) if config.run_dir else None)
+        self._logger: RunLogger | None = None
+        self._stop = False
+        self.interrupted = False
+
+    # ------------------------------------------------------------------ set-up
+    def _make_env(self, env: str | gym.Env | None) -> gym.Env:
+        config = self.config
+        if isinstance(env, gym.Env):
+            if env.observation_space.shape == (3, 64, 64) and env.observation_space.dtype == np.uint8:
+                return env
+            return wrap_env(env, image_size=config.image_size, action_repeat=config.action_repeat or 1)
+        return make_env(config.task, image_size=config.image_size, action_repeat=config.resolved_action_repeat(),
+                        fast_render=config.fast_render)
+
+    @property
+    def run_dir(self) -> Path:
+        if self._run_dir is None:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            name = f"{self.config.task.replace('/', '_')}-{self.config.model}-s{self.config.seed}-{stamp}"
+            self._run_dir = Path("runs") / name
+        return self._run_dir
+
+    def _open_run(self, resume_step: int | None) -> RunLogger:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        return RunLogger(self.run_dir, resume_step=resume_step)
+
+    # ------------------------------------------------------------------ acting
+    def policy(self) -> HistoryPolicy:
+        """A fresh history policy: `a = p.reset(obs)`, then `a = p.step(obs)` after each env step."""
+        return HistoryPolicy(self.agent)
+
+    def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Action for an explicit history: 8 frames (3, 64, 64) uint8 and the 7 actions between them."""
+        return self.agent.act(frames, actions, deterministic)
+
+    def evaluate(self, episodes: int | None = None, deterministic: bool = False, env: gym.Env | None = None,
+                 record: list | None = None) -> np.ndarray:
+        """Returns of `episodes` evaluation episodes with fixed seeds; frames appended to `record`."""
+        env = env or self.eval_env or self.env
+        episodes = self.config.eval_episodes if episodes is None else episodes
+        policy = self.policy()
+        returns = []
+        for k in range(episodes):
+            obs, _ = env.reset(seed=episode_seed(self.config.seed, 1, k))
+            policy.start(obs)
+            total, done = 0.0, False
+            while not done:
+                if record is not None:
+                    record.append(obs)
+                action = policy.act(deterministic)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                policy.observe(action, obs)
+                total += reward
+                done = terminated or truncated
+            returns.append(total)
+        return np.array(returns)
+
+    # ------------------------------------------------------------------ training
+    def learn(self, total_env_steps: int | None = None, progress: bool = True) -> SLAC:
+        """Train until `total_env_steps` env steps (default: config.steps), then checkpoint."""
+        from tqdm import tqdm
+
+        config, c = self.config, self.counters
+        total = config.steps if total_env_steps is None else int(total_env_steps)
+        self._warn_memory()
+        self._logger = self._logger or self._open_run(resume_step=None)
+        bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
+                   disable=not progress, desc=config.task)
+        previous_handler = self._install_signal_handler()
+        window_start, window_steps = time.perf_counter(), c["env_steps"]
+        try:
+            while c["env_steps"] < total and not self._stop:
+                if not c["in_episode"]:
+                    self._start_episode()
+                if c["env_steps"] >= c["next_eval"]:
+                    self._evaluate_and_log(bar)
+                learning = c["agent_steps"] >= config.init_steps
+                if learning and c["pretrain_updates"] < config.pretrain_steps:
+                    self._pretrain(progress)
+                    if self._stop:
+                        break
+                action = self.policy_state.act() if learning else self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
+                done, inner = self._env_step(action)
+                bar.update(inner)
+                if learning:
+                    for _ in range(config.updates_per_step):
+                        terms = self.agent.update(self.replay.sample(config.ac_batch))
+                        c["updates"] += 1
+                        if c["updates"] % config.log_interval == 0:
+                            now = time.perf_counter()
+                            rate = (c["env_steps"] - window_steps) / max(now - window_start, 1e-9)
+                            window_start, window_steps = now, c["env_steps"]
+                            self._log_train(terms, "train", rate)
+                            bar.set_postfix(self._postfix(rate), refresh=False)
+                if c["env_steps"] >= c["next_checkpoint"]:
+                    self.save()
+                    c["next_checkpoint"] += config.checkpoint_interval
+                    c["next_checkpoint"] = max(c["next_checkpoint"], c["env_steps"] + 1)
+            if not self._stop and c["env_steps"] >= c["next_eval"]:
+                self._evaluate_and_log(bar)
+            self.save()
+        finally:
+            bar.close()
+            self._restore_signal_handler(previous_handler)
+        self.interrupted = self._stop
+        return self
+
+    def _start_episode(self) -> None:
+        c = self.counters
+        obs, _ = self.env.reset(seed=episode_seed(self.config.seed, 0, c["episodes"]))
+        self.replay.start_episode(obs)
+        self.policy_state.start(obs)
+        c["in_episode"], c["episode_return"] = True, 0.0
+
+    def _env_step(self, action: np.ndarray) -> tuple[bool, int]:
+        c = self.counters
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        inner = int(info.get("env_steps", 1))
+        c["env_steps"] += inner
+        c["agent_steps"] += 1
+        c["episode_return"] += float(reward)
+        self.replay.add(action, reward, obs, bool(terminated))
+        self.policy_state.observe(action, obs)
+        done = bool(terminated or truncated)
+        if done:
+            c["episodes"] += 1
+            c["in_episode"] = False
+            c["last_train_return"] = c["episode_return"]
+        return done, inner
+
+    def _pretrain(self, progress: bool) -> None:
+        """Model-only updates on random-collection data (the first `model_batch` windows of a batch)."""
+        from tqdm import tqdm
+
+        config, c = self.config, self.counters
+        bar = tqdm(total=config.pretrain_steps, initial=c["pretrain_updates"], unit="update", desc="pretrain model",
+                   disable=not progress, leave=False, dynamic_ncols=True)
+        while c["pretrain_updates"] < config.pretrain_steps and not self._stop:
+            terms = self.agent.update(self.replay.sample(config.model_batch), model_only=True)
+            c["pretrain_updates"] += 1
+            bar.update(1)
+            if c["pretrain_updates"] % config.log_interval == 0 or c["pretrain_updates"] == config.pretrain_steps:
+                self._log_train(terms, "pretrain", None)
+        bar.close()
+        if not self._stop:
+            self.save()
+
+    def _evaluate_and_log(self, bar=None) -> None:
+        c = self.counters
+        start = time.perf_counter()
+        stochastic = self.evaluate(deterministic=False)
+        deterministic = self.evaluate(deterministic=True)
+        self.last_eval = {
+            "return_stochastic": float(stochastic.mean()), "return_stochastic_std": float(stochastic.std()),
+            "return_deterministic": float(deterministic.mean()), "return_deterministic_std": float(deterministic.std()),
+        }
+        self._logger.log("eval", {
+            "env_step": c["env_steps"], "agent_step": c["agent_steps"], "update": c["updates"], **self.last_eval,
+            "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start,
+        })
+        c["next_eval"] = (c["env_steps"] // self.config.eval_interval + 1) * self.config.eval_interval
+        if bar is not None:
+            bar.set_postfix(self._postfix(None), refresh=False)
+
+    def _log_train(self, terms: dict[str, torch.Tensor], phase: str, rate: float | None) -> None:
+        c = self.counters
+        row = {"env_step": c["env_steps"], "agent_step": c["agent_steps"], "phase": phase,
+               "update": c["updates"] if phase == "train" else c["pretrain_updates"],
+               "steps_per_s": rate, "train_return": c["last_train_return"]}
+        row.update({k: float(v) for k, v in terms.items() if k in TRAIN_METRICS})
+        self._logger.log("train", row)
+
+    def _postfix(self, rate: float | None) -> dict[str, str]:
+        postfix = {}
+        if self.last_eval:
+            postfix["eval"] = f"{self.last_eval['return_stochastic']:.1f}"
+        if rate is not None:
+            postfix["env_steps/s"] = f"{rate:.1f}"
+        return postfix
+
+    def _warn_memory(self) -> None:
+        need = self.replay.nbytes
+        try:
+            import os
+
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return
+        if need > available:
+            import warnings
+
+            warnings.warn(
+                f"the replay buffer needs {need / 2**30:.1f} GiB when full but {available / 2**30:.1f} GiB is free; "
+                "lower replay_capacity", stacklevel=3,
+            )
+
+    # ------------------------------------------------------------------ Ctrl-C / SIGTERM
+    def _install_signal_handler(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def request_stop(signum, frame):
+            if self._stop:  # a second Ctrl-C stops at once
+                raise KeyboardInterrupt
+            self._stop = True
+
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    @staticmethod
+    def _restore_signal_handler(previous) -> None:
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Everything a run needs to continue exactly: tensors, and JSON metadata."""
+        tensors = {
+            "agent": self.agent.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.agent.optimizers.items()},
+            "replay": self.replay.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            tensors["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        unwrapped = self.env.unwrapped
+        in_episode_state = unwrapped.get_state() if self.counters["in_episode"] and hasattr(unwrapped, "get_state") else None
+        meta = {
+            "config": self.config.to_dict(), "counters": dict(self.counters), "last_eval": self.last_eval,
+            "model_version": self.agent.model_version,
+            "numpy_rng": self.rng.bit_generator.state, "replay_rng": self.replay.rng.bit_generator.state,
+            "env_state": in_episode_state,
+        }
+        return tensors, meta
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write a checkpoint atomically (default: the run's checkpoints/ folder, old ones pruned)."""
+        tensors, meta = self.state()
+        target = Path(path) if path else checkpoint_path(self.run_dir, self.counters["env_steps"])
+        save_checkpoint(target, tensors, meta)
+        if path is None:
+            prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
+        return target
+
+    def load_state(self, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:
+        try:
+            self.agent.load_state_dict(tensors["agent"])
+            for name, opt in self.agent.optimizers.items():
+                opt.load_state_dict(tensors["optimizers"][name])
+            if replay:
+                self.replay.load_state_dict(tensors["replay"])
+                self.replay.rng.bit_generator.state = meta["replay_rng"]
+            torch.set_rng_state(tensors["torch_rng"])
+            if "cuda_rng" in tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(tensors["cuda_rng"], self.device)
+            self.rng.bit_generator.state = meta["numpy_rng"]
+        except (KeyError, RuntimeError, ValueError, TypeError) as error:
+            raise CheckpointError(f"checkpoint does not match this run's networks or buffer: {error}") from None
+        self.counters.update(meta["counters"])
+        self.last_eval = meta.get("last_eval", {})
+        self.agent.model_version = int(meta.get("model_version", 0))
+        if self.counters["in_episode"] and replay:
+            self._continue_episode(meta.get("env_state"))
+
+    def _continue_episode(self, env_state: dict | None) -> None:
+        """Restore the env mid-episode where it can be, else start a new episode on the next step."""
+        unwrapped = self.env.unwrapped
+        if env_state is None or not hasattr(unwrapped, "set_state"):
+            self.counters["in_episode"] = False
+            return
+        self.env.reset(seed=episode_seed(self.config.seed, 0, self.counters["episodes"]))
+        unwrapped.set_state(env_state)
+        window = self.replay.gather(np.array([self.replay.total - 1]))
+        self.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy())
+
+    @classmethod
+    def load(cls, run_dir: str | Path, *, checkpoint: str | Path | None = None, device: str | None = None,
+             replay: bool = True, **overrides: Any) -> SLAC:
+        """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config (e.g. steps)."""
+        run_dir = Path(run_dir)
+        path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
+        map_location = resolve_device(device or "auto") if device else "cpu"
+        tensors, meta = load_checkpoint(path, map_location=map_location)
+        values = dict(meta["config"], run_dir=str(run_dir), **overrides)
+        if device:
+            values["device"] = device
+        if not replay:
+            values["replay_capacity"] = max(values["seq_len"] + 2, 16)
+        run = cls(config=Config.from_dict(values), run_dir=run_dir)
+        run.load_state(tensors, meta, replay=replay)
+        run._logger = None
+        if replay:
+            run._logger = run._open_run(resume_step=run.counters["env_steps"])
+        return run
+
+    def close(self) -> None:
+        for env in {id(e): e for e in (self.env, self.eval_env) if e is not None}.values():
+            env.close()
+        if self._logger is not None:
+            self._logger.close()
+
+
+def random_policy_returns(env: gym.Env, episodes: int, seed: int) -> np.ndarray:
+    """Returns of a uniform random policy on the evaluation episodes' seeds (the baseline)."""
+    rng = np.random.default_rng(episode_seed(seed, 4, 0))
+    returns = []
+    for k in range(episodes):
+        env.reset(seed=episode_seed(seed, 1, k))
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+    return np.array(returns)

@@ -1,0 +1,28 @@
+"""Small configs and synthetic batches for fast tests."""
+
+import numpy as np
+
+from slac.config import Config
+from slac.replay import SequenceReplay
+
+TINY = {
+    "task": "toy/reach", "encoder_depth": 4, "feature_dim": 16, "z1_dim": 4, "z2_dim": 8, "hidden_dim": 16,
+    "ac_hidden_dim": 16, "model_batch": 4, "ac_batch": 8, "replay_capacity": 500, "init_steps": 30,
+    "pretrain_steps": 5, "eval_interval": 50, "eval_episodes": 1, "log_interval": 10, "checkpoint_interval": 60,
+    "device": "cpu",
+}
+
+
+def tiny_config(**changes) -> Config:
+    return Config.from_dict({**TINY, **changes})
+
+
+def filled_replay(action_dim=2, episodes=(20, 7, 30), capacity=200, seed=0, terminal_last=False) -> SequenceReplay:
+    rng = np.random.default_rng(seed)
+    buffer = SequenceReplay(capacity, (3, 64, 64), action_dim, seq_len=8, seed=seed)
+    for length in episodes:
+        buffer.start_episode(rng.integers(0, 256, (3, 64, 64), dtype=np.uint8))
+        for t in range(length):
+            buffer.add(rng.uniform(-1, 1, action_dim).astype(np.float32), float(rng.normal()),
+                       rng.integers(0, 256, (3, 64, 64), dtype=np.uint8), terminal_last and t == length - 1)
+    return buffer

@@ -1,0 +1,97 @@
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from helpers import filled_replay, tiny_config
+from slac.models import SlacModel
+from slac.nets import TanhGaussianActor, gaussian_kl, gaussian_log_prob
+
+
+def test_gaussian_log_prob_and_kl_equal_torch_distributions():
+    torch.manual_seed(0)
+    x, m1, m2 = torch.randn(3, 5, 7), torch.randn(3, 5, 7), torch.randn(3, 5, 7)
+    s1, s2 = torch.rand(3, 5, 7) + 0.1, torch.rand(3, 5, 7) + 0.1
+    torch.testing.assert_close(gaussian_log_prob(x, m1, s1), Normal(m1, s1).log_prob(x))
+    torch.testing.assert_close(gaussian_log_prob(x, m1, 0.3), Normal(m1, 0.3).log_prob(x))
+    torch.testing.assert_close(gaussian_kl(m1, s1, m2, s2), kl_divergence(Normal(m1, s1), Normal(m2, s2)).sum(-1))
+
+
+def test_tanh_gaussian_log_prob_matches_the_change_of_variables():
+    torch.manual_seed(0)
+    actor = TanhGaussianActor(6, 3, hidden=8)
+    x = torch.randn(1000, 6)
+    torch.manual_seed(1)
+    action, log_pi = actor(x)
+    mean, log_std = actor.net(x).chunk(2, -1)
+    u = torch.atanh(action.clamp(-1 + 1e-6, 1 - 1e-6))
+    expected = (Normal(mean, log_std.clamp(-20, 2).exp()).log_prob(u) - torch.log(1 - action**2 + 1e-12)).sum(-1)
+    close = action.abs().max(-1).values < 0.999  # away from float saturation
+    torch.testing.assert_close(log_pi[close], expected[close], atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("batch,seq_len", [(1, 1), (3, 4), (5, 8)])
+def test_posterior_shapes(batch, seq_len):
+    config = tiny_config(seq_len=seq_len)
+    model = SlacModel(2, config)
+    features = torch.randn(batch, seq_len + 1, config.feature_dim)
+    actions = torch.randn(batch, seq_len, 2)
+    resets = torch.zeros(batch, seq_len + 1, dtype=torch.bool)
+    resets[:, 0] = True
+    latents = model.posterior(features, actions, resets)
+    assert latents.z.shape == (batch, seq_len + 1, config.z1_dim + config.z2_dim)
+    assert latents.post_mean.shape == (batch, seq_len + 1, config.z1_dim)
+    assert model.decode(latents.z).shape == (batch, seq_len + 1, 3, 64, 64)
+    assert model.prior(actions).shape == latents.z.shape
+
+
+def test_model_loss_terms_equal_torch_distributions_by_hand():
+    torch.manual_seed(0)
+    config = tiny_config()
+    model = SlacModel(2, config)
+    batch = filled_replay().sample(4)
+    images = batch.images.float() / 255
+    latents = model.posterior(model.encode(images), batch.actions, batch.resets)
+    terms = model.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)
+    z = latents.z
+    image_ll = Normal(model.decode(z), config.decoder_var**0.5).log_prob(images).sum((-3, -2, -1))
+    r_mean, r_std = model.reward(torch.cat([z[:, :-1], batch.actions, z[:, 1:]], -1))
+    reward_ll = Normal(r_mean.squeeze(-1), r_std.squeeze(-1)).log_prob(batch.rewards)
+    kl = kl_divergence(Normal(latents.post_mean, latents.post_std), Normal(latents.prior_mean, latents.prior_std)).sum(-1)
+    torch.testing.assert_close(terms["image_ll"], (image_ll * batch.frame_mask).sum(1).mean())
+    torch.testing.assert_close(terms["reward_ll"], (reward_ll * batch.mask).sum(1).mean())
+    torch.testing.assert_close(terms["kl"], (kl * batch.frame_mask).sum(1).mean())
+    torch.testing.assert_close(terms["model_loss"], -(terms["image_ll"] + terms["reward_ll"] - terms["kl"]))
+
+
+def test_padded_positions_use_the_first_step_distributions():
+    torch.manual_seed(0)
+    model = SlacModel(2, tiny_config())
+    features = torch.randn(2, 9, 16)
+    actions = torch.randn(2, 8, 2)
+    resets = torch.zeros(2, 9, dtype=torch.bool)
+    resets[:, :4] = True  # 3 padded positions, episode starts at position 3
+    latents = model.posterior(features, actions, resets)
+    first_mean, first_std = model.z1_first_posterior(features)
+    torch.testing.assert_close(latents.post_mean[:, :4], first_mean[:, :4])
+    torch.testing.assert_close(latents.prior_mean[:, :4], torch.zeros_like(first_mean[:, :4]))
+    torch.testing.assert_close(latents.prior_std[:, :4], torch.ones_like(first_std[:, :4]))
+    assert not torch.allclose(latents.post_mean[:, 4:], first_mean[:, 4:])
+
+
+def test_model_loss_decreases_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = SlacModel(2, tiny_config())
+    batch = filled_replay().sample(4)
+    images = batch.images.float() / 255
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss():
+        latents = model.posterior(model.encode(images), batch.actions, batch.resets)
+        return model.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)["model_loss"]
+
+    first = loss().item()
+    for _ in range(40):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    assert loss().item() < 0.8 * first
