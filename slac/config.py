@@ -240,9 +240,15 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"overrides look like key=value, got {item!r}")
         key = key.strip().lstrip("-").replace("-", "_")
         try:
-            result[key] = yaml.safe_load(raw) if raw != "" else ""
+            value = yaml.safe_load(raw) if raw != "" else ""
         except yaml.YAMLError:
-            result[key] = raw
+            value = raw
+        if isinstance(value, str):
+            try:
+                value = float(value)  # YAML 1.1 reads 1e-4 as text
+            except ValueError:
+                pass
+        result[key] = value
     return result
 
 

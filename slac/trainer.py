@@ -98,7 +98,7 @@ class SLAC:
         self.counters = {
             "env_steps": 0, "agent_steps": 0, "updates": 0, "pretrain_updates": 0, "episodes": 0,
             "episode_return": 0.0, "in_episode": False, "next_eval": 0, "next_checkpoint": config.checkpoint_interval,
-            "last_train_return": None,
+            "last_train_return": None, "last_eval_step": -1,
         }
         self.last_eval: dict[str, float] = {}
         self._run_dir = Path(run_dir) if run_dir else (Path(config.run_dir) if config.run_dir else None)
@@ -143,6 +143,12 @@ class SLAC:
         """Returns of `episodes` evaluation episodes with fixed seeds; frames appended to `record`."""
         env = env or self.eval_env or self.env
         episodes = self.config.eval_episodes if episodes is None else episodes
+        # Evaluation draws from its own random stream: it never changes what training samples next.
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(episode_seed(self.config.seed, 5, self.counters["env_steps"]))
+            return self._run_episodes(env, episodes, deterministic, record)
+
+    def _run_episodes(self, env: gym.Env, episodes: int, deterministic: bool, record: list | None) -> np.ndarray:
         policy = self.policy()
         returns = []
         for k in range(episodes):
@@ -179,14 +185,17 @@ class SLAC:
                     self._start_episode()
                 if c["env_steps"] >= c["next_eval"]:
                     self._evaluate_and_log(bar)
-                learning = c["agent_steps"] >= config.init_steps
-                if learning and c["pretrain_updates"] < config.pretrain_steps:
-                    self._pretrain(progress)
-                    if self._stop:
-                        break
-                action = self.policy_state.act() if learning else self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
+                learning = c["agent_steps"] >= config.init_steps  # the policy acts and updates follow
+                if learning:
+                    action = self.policy_state.act()
+                else:
+                    action = self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
                 done, inner = self._env_step(action)
                 bar.update(inner)
+                if c["agent_steps"] >= config.init_steps and c["pretrain_updates"] < config.pretrain_steps:
+                    self._pretrain(progress)  # right after random collection, before the first policy step
+                    if self._stop:
+                        break
                 if learning:
                     for _ in range(config.updates_per_step):
                         terms = self.agent.update(self.replay.sample(config.ac_batch))
@@ -201,7 +210,8 @@ class SLAC:
                     self.save()
                     c["next_checkpoint"] += config.checkpoint_interval
                     c["next_checkpoint"] = max(c["next_checkpoint"], c["env_steps"] + 1)
-            if not self._stop and c["env_steps"] >= c["next_eval"]:
+            finished = c["env_steps"] >= config.steps and c["last_eval_step"] != c["env_steps"]
+            if not self._stop and (c["env_steps"] >= c["next_eval"] or finished):
                 self._evaluate_and_log(bar)
             self.save()
         finally:
@@ -264,6 +274,7 @@ class SLAC:
             "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start,
         })
         c["next_eval"] = (c["env_steps"] // self.config.eval_interval + 1) * self.config.eval_interval
+        c["last_eval_step"] = c["env_steps"]
         if bar is not None:
             bar.set_postfix(self._postfix(None), refresh=False)
 

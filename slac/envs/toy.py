@@ -1,9 +1,12 @@
 """Built-in toy tasks drawn with numpy only (no MuJoCo): cheap enough to learn on a CPU in minutes.
 
-`toy/reach`: a point mass on the plane [-1, 1]^2 moves by 0.15 * action per step (velocity
-control, actions in [-1, 1]^2) toward a goal placed at random each episode. Reward: minus the
-distance to the goal (shaped). Episodes end by time limit after 50 steps.
-`toy/reach-terminal`: the same, but reaching the goal (distance < 0.1) is a true terminal.
+A point mass on the plane [-1, 1]^2 (red disc) moves by 0.15 * action per step (velocity
+control, actions in [-1, 1]^2) toward a goal (green disc). Reward: minus the distance to the
+goal (shaped). Episodes last 50 steps (a time limit) and start at a random position.
+`toy/reach`: the goal is fixed at (0.5, 0.5) (the quickstart task).
+`toy/reach-random`: the goal is placed at random each episode (harder: the critic must relate
+two positions).
+`toy/reach-terminal`: as toy/reach, but reaching the goal (distance < 0.1) is a true terminal.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ class PointMassReach(gym.Env):
         terminate_at_goal: bool = False,
         speed: float = 0.15,
         goal_radius: float = 0.1,
+        fixed_goal: tuple[float, float] | None = None,
     ) -> None:
         self.image_size = image_size
         self.max_steps = max_steps
         self.terminate_at_goal = terminate_at_goal
         self.speed = speed
         self.goal_radius = goal_radius
+        self.fixed_goal = fixed_goal
         self.observation_space = gym.spaces.Box(0, 255, (3, image_size, image_size), np.uint8)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.render_mode = "rgb_array"
@@ -48,7 +53,8 @@ class PointMassReach(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._goal = self.np_random.uniform(-0.8, 0.8, size=2)
+        goal = self.np_random.uniform(-0.8, 0.8, size=2)
+        self._goal = goal if self.fixed_goal is None else np.array(self.fixed_goal, dtype=np.float64)
         self._pos = self.np_random.uniform(-0.9, 0.9, size=2)
         self._steps = 0
         return self._observation(), {}
@@ -82,8 +88,8 @@ class PointMassReach(gym.Env):
     def _observation(self) -> np.ndarray:
         image = np.empty((self.image_size, self.image_size, 3), dtype=np.uint8)
         image[:] = BACKGROUND
-        image[self._disc(self._goal, 0.12)] = GOAL_COLOUR
-        image[self._disc(self._pos, 0.09)] = AGENT_COLOUR
+        image[self._disc(self._goal, 0.2)] = GOAL_COLOUR
+        image[self._disc(self._pos, 0.15)] = AGENT_COLOUR
         return np.ascontiguousarray(image.transpose(2, 0, 1))
 
     def _disc(self, centre: np.ndarray, radius: float) -> np.ndarray:
@@ -91,8 +97,9 @@ class PointMassReach(gym.Env):
 
 
 TOY_TASKS: dict[str, dict[str, Any]] = {
-    "reach": {},
-    "reach-terminal": {"terminate_at_goal": True},
+    "reach": {"fixed_goal": (0.5, 0.5)},
+    "reach-random": {},
+    "reach-terminal": {"fixed_goal": (0.5, 0.5), "terminate_at_goal": True},
 }
 
 

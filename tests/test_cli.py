@@ -1,0 +1,77 @@
+import json
+
+import imageio.v2 as imageio
+import pytest
+
+from helpers import TINY
+from slac.cli import main
+from slac.logging import read_csv
+
+TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
+
+
+def train(tmp_path, *extra):
+    run_dir = tmp_path / "run"
+    code = main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir", str(run_dir),
+                 "--no-progress", *TINY_ARGS, *extra])
+    return code, run_dir
+
+
+def test_train_writes_a_complete_run_directory(tmp_path, capsys):
+    code, run_dir = train(tmp_path)
+    assert code == 0
+    for name in ("config.json", "metrics.csv", "eval.csv", "tb", "checkpoints"):
+        assert (run_dir / name).exists(), name
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["task"] == "toy/reach" and config["steps"] == 100 and config["z1_dim"] == 4
+    assert [row["env_step"] for row in read_csv(run_dir / "eval.csv")] == [0, 50, 100]
+    assert "eval return" in capsys.readouterr().out
+
+
+def test_resume_continues_a_run(tmp_path):
+    _, run_dir = train(tmp_path)
+    assert main(["train", "--resume", str(run_dir), "--steps", "150", "--no-progress"]) == 0
+    assert [row["env_step"] for row in read_csv(run_dir / "eval.csv")] == [0, 50, 100, 150]
+
+
+def test_eval_prints_returns_and_writes_a_video(tmp_path, capsys):
+    _, run_dir = train(tmp_path)
+    capsys.readouterr()
+    video = tmp_path / "eval.mp4"
+    assert main(["eval", str(run_dir), "--episodes", "2", "--video", str(video)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["episodes"] == 2 and len(result["returns"]) == 2
+    frames = imageio.mimread(video, memtest=False)
+    assert len(frames) == 100 and frames[0].shape == (256, 256, 3)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--task", "dmc/cheetah-runn", "--no-progress"], "did you mean 'dmc/cheetah-run'"),
+        (["train", "--task", "toy/reach", "decoder_varr=0.1"], "did you mean 'decoder_var'"),
+        (["train", "--task", "toy/reach", "--config", "missing.yaml"], "does not exist"),
+        (["eval", "no/such/run"], "no checkpoints"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["train", "--task", "toy/reach", "--device", "cuda", "--no-progress"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_tasks_and_presets_list(capsys):
+    assert main(["tasks"]) == 0
+    tasks = capsys.readouterr().out.split()
+    assert "toy/reach" in tasks and "dmc/cheetah-run" in tasks and "gym/Hopper-v5" in tasks
+    assert main(["presets"]) == 0
+    assert "dmc/walker-walk" in capsys.readouterr().out
