@@ -88,8 +88,8 @@ class PointMassReach(gym.Env):
     def _observation(self) -> np.ndarray:
         image = np.empty((self.image_size, self.image_size, 3), dtype=np.uint8)
         image[:] = BACKGROUND
-        image[self._disc(self._goal, 0.2)] = GOAL_COLOUR
-        image[self._disc(self._pos, 0.15)] = AGENT_COLOUR
+        image[self._disc(self._goal, 0.25)] = GOAL_COLOUR
+        image[self._disc(self._pos, 0.2)] = AGENT_COLOUR
         return np.ascontiguousarray(image.transpose(2, 0, 1))
 
     def _disc(self, centre: np.ndarray, radius: float) -> np.ndarray:

@@ -1,0 +1,49 @@
+import os
+import signal
+import threading
+
+import numpy as np
+
+from helpers import TINY
+from slac.checkpoint import list_checkpoints
+from slac.envs import make_env
+from slac.trainer import SLAC, random_policy_returns
+
+
+def test_true_terminals_are_stored_and_cut_windows(tmp_path):
+    run = SLAC(run_dir=tmp_path / "r", **{**TINY, "task": "toy/reach-terminal"})
+    run.learn(300, progress=False)
+    replay = run.replay
+    terminal_frames = np.flatnonzero(replay.terminals[: replay.total])
+    assert len(terminal_frames) > 0, "random + learned reaching should hit the goal at least once"
+    for frame in terminal_frames:  # a terminal frame is always its episode's last
+        assert frame + 1 == replay.total or replay.episode_start[frame + 1] == frame + 1
+    ends = replay.sample_ends(2000)
+    batch = replay.gather(ends)
+    assert batch.terminals[:, :-1].sum() == 0  # a terminal can only be a window's last transition
+    np.testing.assert_array_equal(batch.terminals[:, -1].numpy(), replay.terminals[ends].astype(np.float32))
+
+
+def test_a_users_gymnasium_env_trains(tmp_path):
+    env = make_env("toy/reach", seed=0)
+    run = SLAC(env, run_dir=tmp_path / "r", **{k: v for k, v in TINY.items() if k != "task"})
+    run.learn(60, progress=False)
+    assert run.counters["env_steps"] == 60 and run.counters["updates"] == 30
+
+
+def test_sigint_stops_cleanly_with_a_checkpoint(tmp_path):
+    run = SLAC(run_dir=tmp_path / "r", **TINY)
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    run.learn(10**6, progress=False)
+    timer.cancel()
+    assert run.interrupted
+    checkpoints = list_checkpoints(tmp_path / "r")
+    assert checkpoints and checkpoints[-1].name == f"step_{run.counters['env_steps']:09d}.pt"
+    resumed = SLAC.load(tmp_path / "r")
+    assert resumed.counters == run.counters
+
+
+def test_random_policy_baseline_is_reproducible():
+    env = make_env("toy/reach")
+    np.testing.assert_array_equal(random_policy_returns(env, 3, 0), random_policy_returns(env, 3, 0))
