@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from slac.logging import read_csv
@@ -27,7 +28,8 @@ def plot_run(run_dir: str | Path, out: str | Path, random_return: float | None =
         ax.axhline(random_return, color="grey", linestyle="--", label="random policy")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("evaluation return")
-    ax.set_title(run_dir.name, fontsize=9)
+    task = json.loads((run_dir / "config.json").read_text()).get("task", "") if (run_dir / "config.json").exists() else ""
+    ax.set_title(f"{task}  ({run_dir.name})", fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -396,7 +396,8 @@ class SLAC:
         path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
         map_location = resolve_device(device or "auto") if device else "cpu"
         tensors, meta = load_checkpoint(path, map_location=map_location)
-        values = dict(meta["config"], run_dir=str(run_dir), **overrides)
+        overrides.pop("run_dir", None)  # a run continues in its own directory
+        values = {**meta["config"], **overrides, "run_dir": str(run_dir)}
         if device:
             values["device"] = device
         if not replay:
