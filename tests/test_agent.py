@@ -3,8 +3,8 @@ import copy
 import numpy as np
 import pytest
 import torch
-
 from helpers import filled_replay, tiny_config
+
 from slac.agent import HistoryPolicy, SLACAgent, actor_input, alpha_loss, critic_loss
 
 

@@ -2,8 +2,8 @@ import pickle
 
 import pytest
 import torch
-
 from helpers import TINY
+
 from slac.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from slac.errors import CheckpointError
 from slac.logging import read_csv

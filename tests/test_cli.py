@@ -2,8 +2,8 @@ import json
 
 import imageio.v2 as imageio
 import pytest
-
 from helpers import TINY
+
 from slac.cli import main
 from slac.logging import read_csv
 

@@ -67,7 +67,8 @@ def test_malformed_and_missing_config_files(tmp_path):
 
 
 def test_overrides_parse_numbers_and_booleans():
-    assert parse_overrides(["a=1", "b=0.5", "c=true", "d=1e-4", "e=text"]) == {"a": 1, "b": 0.5, "c": True, "d": 1e-4, "e": "text"}
+    parsed = parse_overrides(["a=1", "b=0.5", "c=true", "d=1e-4", "e=text"])
+    assert parsed == {"a": 1, "b": 0.5, "c": True, "d": 1e-4, "e": "text"}
 
 
 @settings(max_examples=100, deadline=None)

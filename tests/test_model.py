@@ -1,8 +1,8 @@
 import pytest
 import torch
+from helpers import filled_replay, tiny_config
 from torch.distributions import Normal, kl_divergence
 
-from helpers import filled_replay, tiny_config
 from slac.models import SlacModel
 from slac.nets import TanhGaussianActor, gaussian_kl, gaussian_log_prob
 

@@ -3,8 +3,8 @@ import signal
 import threading
 
 import numpy as np
-
 from helpers import TINY
+
 from slac.checkpoint import list_checkpoints
 from slac.envs import make_env
 from slac.trainer import SLAC, random_policy_returns
