@@ -185,3 +185,17 @@ def test_wrap_env_rejects_discrete_actions():
 
     with pytest.raises(TaskError, match="continuous"):
         wrap_env(gym.make("CartPole-v1", render_mode="rgb_array"))
+
+
+def test_a_missing_renderer_gets_an_error_naming_what_to_install():
+    import subprocess
+    import sys
+
+    if subprocess.run("ldconfig -p | grep -qi libOSMesa", shell=True).returncode == 0:
+        pytest.skip("OSMesa is installed here, so it cannot stand in for a missing renderer")
+    code = "from slac.envs import make_env; make_env('dmc/cheetah-run', seed=0)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**__import__("os").environ, "MUJOCO_GL": "osmesa", "PYOPENGL_PLATFORM": "osmesa"})
+    assert result.returncode != 0
+    assert "RendererError" in result.stderr and "libosmesa6" in result.stderr
+    assert result.stderr.count("Traceback") <= 1

@@ -13,7 +13,7 @@ import difflib
 import gymnasium as gym
 import numpy as np
 
-from slac.envs.rendering import select_backend, set_fast_rendering
+from slac.envs.rendering import import_dm_control_suite, select_backend, set_fast_rendering
 from slac.envs.toy import TOY_TASKS, make_toy
 from slac.envs.wrappers import ActionRepeat, MujocoContextGuard, PixelObservation
 from slac.errors import RendererError, TaskError
@@ -107,9 +107,7 @@ def _suggest(task: str) -> str:
 
 
 def _dmc_tasks(all_tasks: bool = False) -> list[str]:
-    select_backend()
-    from dm_control import suite
-
+    suite = import_dm_control_suite()
     tasks = suite.ALL_TASKS if all_tasks else suite.BENCHMARKING
     return [f"{domain}-{task}" for domain, task in tasks]
 

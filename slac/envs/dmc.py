@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from slac.envs.rendering import renderer_error, select_backend, set_fast_rendering
+from slac.envs.rendering import import_dm_control_suite, renderer_error, set_fast_rendering
 from slac.errors import TaskError
 
 
@@ -22,9 +22,10 @@ class DMCEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(self, name: str, image_size: int = 64, camera_id: int = 0, fast_render: bool = False):
-        select_backend()
-        from dm_control import suite
+        from absl import logging as absl_logging
 
+        suite = import_dm_control_suite()
+        absl_logging.set_verbosity(absl_logging.ERROR)  # hide dm_control's deprecation chatter
         domain, _, task = name.partition("-")
         if (domain, task) not in suite.ALL_TASKS:
             raise TaskError(

@@ -28,13 +28,17 @@ def select_backend() -> str:
 
 
 def renderer_error(cause: BaseException) -> RendererError:
-    """Wrap a failure of the first render in an error that names what to install."""
+    """Wrap a failure to load or use the GL backend in an error that names what to install."""
     backend = os.environ.get("MUJOCO_GL", "egl")
-    packages = SYSTEM_PACKAGES.get(backend, SYSTEM_PACKAGES["egl"])
+    if backend == "osmesa":
+        advice = (f"Install the Debian package '{SYSTEM_PACKAGES['osmesa']}', or use MUJOCO_GL=egl "
+                  f"with '{SYSTEM_PACKAGES['egl']}'.")
+    else:
+        advice = (f"Install the Debian packages '{SYSTEM_PACKAGES['egl']}' (make train / make test do so "
+                  f"when run as root), or try MUJOCO_GL=osmesa with '{SYSTEM_PACKAGES['osmesa']}'.")
     return RendererError(
         f"MuJoCo could not render with MUJOCO_GL={backend} ({type(cause).__name__}: {cause}). "
-        f"Install the Debian packages '{packages}' (make train / make test do so when run as root), "
-        "or try MUJOCO_GL=osmesa with libosmesa6. The toy/* tasks need no renderer."
+        f"{advice} The toy/* tasks need no renderer."
     )
 
 
@@ -42,3 +46,14 @@ def set_fast_rendering(model) -> None:
     """No shadows and no multisampling: 5-10x faster, but pixels differ from the paper's."""
     model.vis.quality.shadowsize = 0
     model.vis.quality.offsamples = 0
+
+
+def import_dm_control_suite():
+    """`dm_control.suite`, imported with the backend chosen; a GL library that fails to load
+    (dm_control loads it at import) becomes a RendererError naming what to install."""
+    select_backend()
+    try:
+        from dm_control import suite
+    except (ImportError, AttributeError, OSError, RuntimeError) as error:
+        raise renderer_error(error) from None
+    return suite
