@@ -35,6 +35,15 @@ def actor_input(features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     return torch.cat([features.flatten(1), actions.flatten(1)], dim=-1)
 
 
+def history_resets(length: int, real_frames: int | None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(1, length) bool: where a filter over an acting history restarts. The padding before the
+    episode's first frame and that frame itself restart it, as in a padded training window."""
+    first_real = length - min(real_frames or length, length)
+    resets = torch.zeros(1, length, dtype=torch.bool, device=device)
+    resets[0, : first_real + 1] = True
+    return resets
+
+
 def critic_loss(
     critic: TwinCritic,
     critic_target: TwinCritic,
@@ -97,8 +106,10 @@ class SLACAgent(nn.Module):
         self.seq_len = config.seq_len
         self.model: LatentModel = build_model(config.model, action_dim, config)
         history_dim = config.seq_len * config.feature_dim + (config.seq_len - 1) * action_dim
-        self.actor = TanhGaussianActor(history_dim, action_dim, config.ac_hidden_dim, config.log_std_min, config.log_std_max)
-        self.critic = TwinCritic(self.model.latent_dim, action_dim, config.ac_hidden_dim)
+        input_dims = {"history": history_dim, "latent": self.model.latent_dim}
+        self.actor = TanhGaussianActor(input_dims[config.actor_input], action_dim, config.ac_hidden_dim,
+                                       config.log_std_min, config.log_std_max)
+        self.critic = TwinCritic(input_dims[config.critic_input], action_dim, config.ac_hidden_dim)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
         self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
@@ -141,16 +152,21 @@ class SLACAgent(nn.Module):
                 features_r = self.model.encode(images[m:])
                 z_r = self.model.posterior(features_r, batch.actions[m:], resets[m:]).z
             features, z = torch.cat([features, features_r]), torch.cat([z, z_r])
-        history = actor_input(features[:, :-1], batch.actions[:, :-1])  # x_1:tau, a_1:tau-1
-        next_history = actor_input(features[:, 1:], batch.actions[:, 1:])  # x_2:tau+1, a_2:tau
+        inputs = {
+            "history": (actor_input(features[:, :-1], batch.actions[:, :-1]),  # x_1:tau, a_1:tau-1
+                        actor_input(features[:, 1:], batch.actions[:, 1:])),  # x_2:tau+1, a_2:tau
+            "latent": (z[:, -2], z[:, -1]),  # z_tau, z_tau+1 of one filtered sequence
+        }
+        actor_now, actor_next = inputs[self.config.actor_input]
+        critic_now, critic_next = inputs[self.config.critic_input]
         alpha = self.alpha
         terms.update(critic_loss(
-            self.critic, self.critic_target, self.actor, z[:, -2], batch.actions[:, -1], batch.rewards[:, -1],
-            batch.terminals[:, -1], z[:, -1], next_history, alpha, self.config.gamma,
+            self.critic, self.critic_target, self.actor, critic_now, batch.actions[:, -1], batch.rewards[:, -1],
+            batch.terminals[:, -1], critic_next, actor_next, alpha, self.config.gamma,
         ))
-        terms.update(actor_loss(self.actor, self.critic, z[:, -2], history, alpha))
+        terms.update(actor_loss(self.actor, self.critic, critic_now, actor_now, alpha))
         with torch.no_grad():
-            _, fresh_log_pi = self.actor(history)
+            _, fresh_log_pi = self.actor(actor_now)
         terms.update(alpha_loss(self.log_alpha, fresh_log_pi, self.target_entropy))
         terms["alpha"] = alpha
         return terms
@@ -186,8 +202,16 @@ class SLACAgent(nn.Module):
         return self.model.encode(images)
 
     @torch.no_grad()
-    def act_on_features(self, features: torch.Tensor, actions: torch.Tensor, deterministic: bool = False) -> np.ndarray:
-        action, _ = self.actor(actor_input(features[None], actions[None]), deterministic=deterministic)
+    def act_on_features(self, features: torch.Tensor, actions: torch.Tensor, deterministic: bool = False,
+                        real_frames: int | None = None) -> np.ndarray:
+        """features (8, F) of x_1:tau+1, actions (7, A); `real_frames` of them are the episode's
+        (the rest is padding: the first frame repeated), which only a latent actor needs."""
+        if self.config.actor_input == "latent":
+            resets = history_resets(features.shape[0], real_frames, self.device)
+            x = self.model.posterior(features[None], actions[None], resets).z[:, -1]
+        else:
+            x = actor_input(features[None], actions[None])
+        action, _ = self.actor(x, deterministic=deterministic)
         return action[0].cpu().numpy()
 
     def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
@@ -218,29 +242,33 @@ class HistoryPolicy:
         self._features: deque[torch.Tensor | None] = deque(maxlen=self.length)
         self._version = -1
         self._last_action: np.ndarray | None = None
+        self.real_frames = 0  # frames of the current episode in the history (the rest is padding)
 
     def start(self, observation: np.ndarray) -> None:
         """Start an episode at `observation`: the first frame repeated, zero actions."""
         self.frames.extend([observation] * self.length)
         self.actions.extend([np.zeros(self.agent.action_dim, np.float32)] * (self.length - 1))
         self._features.extend([None] * self.length)
+        self.real_frames = 1
 
     def reset(self, observation: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Start an episode at `observation`; returns the policy's first action."""
         self.start(observation)
         return self.act(deterministic)
 
-    def load_history(self, frames: np.ndarray, actions: np.ndarray) -> None:
+    def load_history(self, frames: np.ndarray, actions: np.ndarray, real_frames: int | None = None) -> None:
         """Continue from a known history: frames (8, 3, H, W), actions (7, A) (e.g. after a resume)."""
         self.frames.extend(list(frames))
         self.actions.extend(list(np.asarray(actions, np.float32)))
         self._features.extend([None] * self.length)
+        self.real_frames = self.length if real_frames is None else real_frames
 
     def observe(self, action: np.ndarray, observation: np.ndarray) -> None:
         """Record the action taken and the frame it led to."""
         self.actions.append(np.asarray(action, np.float32))
         self.frames.append(observation)
         self._features.append(None)
+        self.real_frames = min(self.real_frames + 1, self.length)
 
     def step(self, observation: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """After the last returned action was taken and led to `observation`: the next action."""
@@ -261,5 +289,5 @@ class HistoryPolicy:
                 self._features[i] = encoded[0 if unique else j]
         features = torch.stack(list(self._features))
         actions = torch.as_tensor(np.stack(self.actions), device=self.agent.device)
-        self._last_action = self.agent.act_on_features(features, actions, deterministic)
+        self._last_action = self.agent.act_on_features(features, actions, deterministic, self.real_frames)
         return self._last_action

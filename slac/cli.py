@@ -19,6 +19,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--init-steps", type=int, help="agent steps of uniform random collection (paper: 10000)")
     p.add_argument("--pretrain-steps", type=int, help="model-only updates before RL (paper: 100000)")
     p.add_argument("--model", help="latent model variant (default slac)")
+    p.add_argument("--actor-input", choices=["history", "latent"], help="paper: history")
+    p.add_argument("--critic-input", choices=["latent", "history"], help="paper: latent")
+    p.add_argument("--updates-per-step", type=int, help="gradient updates per agent step (paper: 1; ablation 2, 4)")
+    p.add_argument("--decoder-var", type=float, help="variance of p(x|z) (default 0.1; task presets differ)")
     p.add_argument("--preset", help="named preset: paper, small, quickstart (`slac presets`)")
     p.add_argument("--config", help="YAML or JSON file of config keys")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
@@ -31,7 +35,9 @@ def _overrides(args) -> dict:
 
     values = parse_overrides(args.overrides)
     for flag, key in [("seed", "seed"), ("steps", "steps"), ("device", "device"), ("run_dir", "run_dir"),
-                      ("init_steps", "init_steps"), ("pretrain_steps", "pretrain_steps"), ("model", "model")]:
+                      ("init_steps", "init_steps"), ("pretrain_steps", "pretrain_steps"), ("model", "model"),
+                      ("actor_input", "actor_input"), ("critic_input", "critic_input"),
+                      ("updates_per_step", "updates_per_step"), ("decoder_var", "decoder_var")]:
         if getattr(args, flag) is not None:
             values[key] = getattr(args, flag)
     return values

@@ -101,6 +101,8 @@ class Config:
     target_entropy: float | None = None  # None: -|A|
     log_std_min: float = -20.0
     log_std_max: float = 2.0
+    actor_input: str = "history"  # history (paper): 8 encoder features + 7 actions | latent: a posterior sample
+    critic_input: str = "latent"  # latent (paper): [z1, z2] samples | history: as the actor's history
     # --- optimisation ---
     model_lr: float = 1e-4
     actor_lr: float = 3e-4
@@ -201,6 +203,9 @@ class Config:
             )
         if self.log_std_min >= self.log_std_max:
             raise ConfigError(f"log_std_min ({self.log_std_min}) must be below log_std_max ({self.log_std_max})")
+        for name, value in (("actor_input", self.actor_input), ("critic_input", self.critic_input)):
+            if value not in ("history", "latent"):
+                raise ConfigError(f"{name} must be 'history' or 'latent', got {value!r}")
         from slac.models import MODELS
 
         if self.model not in MODELS:

@@ -40,6 +40,13 @@ TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "ac
                  "alpha", "entropy", "q1", "q2", "target_q")
 
 
+def _bar_interval() -> float:
+    """Progress bars redraw 10 times a second on a terminal, every 30 s into a log file."""
+    import sys
+
+    return 0.1 if sys.stderr.isatty() else 30.0
+
+
 def resolve_device(name: str) -> torch.device:
     """'auto' -> cuda when available, else cpu; a CUDA request without CUDA is a clear error."""
     if name == "auto":
@@ -176,7 +183,7 @@ class SLAC:
         self._warn_memory()
         self._logger = self._logger or self._open_run(resume_step=None)
         bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
-                   disable=not progress, desc=config.task)
+                   disable=not progress, desc=config.task, mininterval=_bar_interval())
         previous_handler = self._install_signal_handler()
         window_start, window_steps = time.perf_counter(), c["env_steps"]
         try:
@@ -249,7 +256,7 @@ class SLAC:
 
         config, c = self.config, self.counters
         bar = tqdm(total=config.pretrain_steps, initial=c["pretrain_updates"], unit="update", desc="pretrain model",
-                   disable=not progress, leave=False, dynamic_ncols=True)
+                   disable=not progress, leave=False, dynamic_ncols=True, mininterval=_bar_interval())
         while c["pretrain_updates"] < config.pretrain_steps and not self._stop:
             terms = self.agent.update(self.replay.sample(config.model_batch), model_only=True)
             c["pretrain_updates"] += 1
@@ -386,7 +393,8 @@ class SLAC:
         self.env.reset(seed=episode_seed(self.config.seed, 0, self.counters["episodes"]))
         unwrapped.set_state(env_state)
         window = self.replay.gather(np.array([self.replay.total - 1]))
-        self.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy())
+        self.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy(),
+                                       real_frames=int(window.frame_mask[0, 1:].sum()))
 
     @classmethod
     def load(cls, run_dir: str | Path, *, checkpoint: str | Path | None = None, device: str | None = None,
