@@ -12,6 +12,7 @@ from collections import deque
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from slac.models import LatentModel, build_model
 from slac.nets import Critic, TanhGaussianActor
@@ -33,6 +34,21 @@ class TwinCritic(nn.Module):
 def actor_input(features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     """History (x_1:tau+1, a_1:tau) as one vector: features (B, T+1, F), actions (B, T, A) -> (B, (T+1)F + TA)."""
     return torch.cat([features.flatten(1), actions.flatten(1)], dim=-1)
+
+
+def random_shift(images: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """Random-crop augmentation (appendix D, as DrQ): pad each window by `pad` pixels (edge
+    replicated) and crop back at a random offset, the same for every frame of a window.
+    (B, T, C, H, W) -> (B, T, C, H, W)."""
+    b, t, c, h, w = images.shape
+    padded = F.pad(images.reshape(b, t * c, h, w), (pad, pad, pad, pad), mode="replicate")
+    dy = torch.randint(0, 2 * pad + 1, (b, 1), device=images.device)
+    dx = torch.randint(0, 2 * pad + 1, (b, 1), device=images.device)
+    rows = (dy + torch.arange(h, device=images.device))[:, :, None]  # (B, H, 1)
+    cols = (dx + torch.arange(w, device=images.device))[:, None, :]  # (B, 1, W)
+    batch = torch.arange(b, device=images.device)[:, None, None]
+    cropped = padded.permute(0, 2, 3, 1)[batch, rows, cols]  # (B, H, W, T*C)
+    return cropped.permute(0, 3, 1, 2).reshape(b, t, c, h, w)
 
 
 def history_resets(length: int, real_frames: int | None, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -137,6 +153,8 @@ class SLACAgent(nn.Module):
         """
         batch = batch.to(self.device, non_blocking=True)
         images = batch.images.float().div_(255.0)  # (B, T+1, 3, 64, 64)
+        if self.config.augment == "crop":
+            images = random_shift(images)
         resets = batch.resets
         m = images.shape[0] if model_only else self.config.model_batch
         features_m = self.model.encode(images[:m])  # (m, T+1, F)

@@ -23,6 +23,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--critic-input", choices=["latent", "history"], help="paper: latent")
     p.add_argument("--updates-per-step", type=int, help="gradient updates per agent step (paper: 1; ablation 2, 4)")
     p.add_argument("--decoder-var", type=float, help="variance of p(x|z) (default 0.1; task presets differ)")
+    p.add_argument("--augment", choices=["none", "crop"], help="random-crop augmentation (appendix D; default none)")
     p.add_argument("--preset", help="named preset: paper, small, quickstart (`slac presets`)")
     p.add_argument("--config", help="YAML or JSON file of config keys")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
@@ -37,7 +38,7 @@ def _overrides(args) -> dict:
     for flag, key in [("seed", "seed"), ("steps", "steps"), ("device", "device"), ("run_dir", "run_dir"),
                       ("init_steps", "init_steps"), ("pretrain_steps", "pretrain_steps"), ("model", "model"),
                       ("actor_input", "actor_input"), ("critic_input", "critic_input"),
-                      ("updates_per_step", "updates_per_step"), ("decoder_var", "decoder_var")]:
+                      ("updates_per_step", "updates_per_step"), ("decoder_var", "decoder_var"), ("augment", "augment")]:
         if getattr(args, flag) is not None:
             values[key] = getattr(args, flag)
     return values

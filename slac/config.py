@@ -103,6 +103,7 @@ class Config:
     log_std_max: float = 2.0
     actor_input: str = "history"  # history (paper): 8 encoder features + 7 actions | latent: a posterior sample
     critic_input: str = "latent"  # latent (paper): [z1, z2] samples | history: as the actor's history
+    augment: str = "none"  # none (paper) | crop: random shifts of +-4 pixels per window (appendix D)
     # --- optimisation ---
     model_lr: float = 1e-4
     actor_lr: float = 3e-4
@@ -206,6 +207,8 @@ class Config:
         for name, value in (("actor_input", self.actor_input), ("critic_input", self.critic_input)):
             if value not in ("history", "latent"):
                 raise ConfigError(f"{name} must be 'history' or 'latent', got {value!r}")
+        if self.augment not in ("none", "crop"):
+            raise ConfigError(f"augment must be 'none' or 'crop', got {self.augment!r}")
         from slac.models import MODELS
 
         if self.model not in MODELS:

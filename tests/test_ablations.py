@@ -5,7 +5,7 @@ import pytest
 import torch
 from helpers import TINY, filled_replay, tiny_config
 
-from slac.agent import HistoryPolicy, SLACAgent, history_resets
+from slac.agent import HistoryPolicy, SLACAgent, history_resets, random_shift
 from slac.cli import main
 from slac.logging import read_csv
 from slac.trainer import SLAC
@@ -61,3 +61,24 @@ def test_updates_per_step_and_decoder_var_flags(tmp_path):
     assert config["updates_per_step"] == 2 and config["decoder_var"] == 0.4 and config["actor_input"] == "latent"
     run = SLAC.load(tmp_path / "r")
     assert run.counters["updates"] == 2 * (50 - TINY["init_steps"])
+
+
+def test_random_shift_moves_whole_windows_by_at_most_the_pad():
+    torch.manual_seed(0)
+    images = torch.rand(6, 9, 3, 64, 64)
+    shifted = random_shift(images, pad=4)
+    assert shifted.shape == images.shape
+    interior = images[..., 8:56, 8:56]
+    for b in range(6):  # find each window's offset from its first frame; all frames share it
+        matches = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
+                   if torch.equal(shifted[b, 0, :, 8 + dy:56 + dy, 8 + dx:56 + dx], interior[b, 0])]
+        assert len(matches) == 1
+        dy, dx = matches[0]
+        assert torch.equal(shifted[b, :, :, 8 + dy:56 + dy, 8 + dx:56 + dx], interior[b])
+    assert torch.equal(random_shift(images, pad=0), images)
+
+
+def test_crop_augmentation_trains(tmp_path):
+    run = SLAC(run_dir=tmp_path / "r", **{**TINY, "augment": "crop"})
+    run.learn(40, progress=False)
+    assert run.counters["updates"] == 10
