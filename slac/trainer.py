@@ -188,10 +188,11 @@ class SLAC:
         window_start, window_steps = time.perf_counter(), c["env_steps"]
         try:
             while c["env_steps"] < total and not self._stop:
+                # Without an env of its own, evaluation waits for the training episode to end.
+                if c["env_steps"] >= c["next_eval"] and (self.eval_env is not None or not c["in_episode"]):
+                    self._evaluate_and_log(bar)
                 if not c["in_episode"]:
                     self._start_episode()
-                if c["env_steps"] >= c["next_eval"]:
-                    self._evaluate_and_log(bar)
                 learning = c["agent_steps"] >= config.init_steps  # the policy acts and updates follow
                 if learning:
                     action = self.policy_state.act()
@@ -280,6 +281,8 @@ class SLAC:
             "env_step": c["env_steps"], "agent_step": c["agent_steps"], "update": c["updates"], **self.last_eval,
             "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start,
         })
+        if self.eval_env is None:
+            c["in_episode"] = False  # the training env was used: its episode starts afresh
         c["next_eval"] = (c["env_steps"] // self.config.eval_interval + 1) * self.config.eval_interval
         c["last_eval_step"] = c["env_steps"]
         if bar is not None:

@@ -7,6 +7,7 @@ from helpers import TINY
 
 from slac.checkpoint import list_checkpoints
 from slac.envs import make_env
+from slac.logging import read_csv
 from slac.trainer import SLAC, random_policy_returns
 
 
@@ -27,8 +28,13 @@ def test_true_terminals_are_stored_and_cut_windows(tmp_path):
 def test_a_users_gymnasium_env_trains(tmp_path):
     env = make_env("toy/reach", seed=0)
     run = SLAC(env, run_dir=tmp_path / "r", **{k: v for k, v in TINY.items() if k != "task"})
-    run.learn(60, progress=False)
-    assert run.counters["env_steps"] == 60 and run.counters["updates"] == 30
+    run.learn(160, progress=False)
+    assert run.counters["env_steps"] == 160 and run.counters["updates"] == 130
+    # No eval env of its own: evaluations wait for episode ends (toy episodes last 50 steps).
+    steps = [row["env_step"] for row in read_csv(tmp_path / "r" / "eval.csv")]
+    assert steps[:3] == [0, 50, 100] and all(s % 50 == 0 for s in steps)
+    episode_starts = np.flatnonzero(run.replay.episode_start[: run.replay.total] == np.arange(run.replay.total))
+    assert np.all(np.diff(episode_starts) == 51)  # every training episode ran whole: 50 steps + first frame
 
 
 def test_sigint_stops_cleanly_with_a_checkpoint(tmp_path):
