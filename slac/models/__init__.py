@@ -1,10 +1,19 @@
-"""Latent variable models behind one interface (`LatentModel`); `slac` is the paper's default."""
+"""Latent variable models behind one interface (`LatentModel`); `slac` is the paper's default.
+
+Variants of the paper's Figure 5a ablation (`--model`): `slac-deterministic`, `filtering`,
+`vae`, `factored-vae`. Each class docstring states its factorisation.
+"""
 
 from slac.models.base import LatentModel, Latents
-from slac.models.slac import SlacModel
+from slac.models.slac import SlacDeterministicModel, SlacModel
+from slac.models.variants import FactoredVAEModel, FilteringModel, VAEModel
 
 MODELS: dict[str, type[LatentModel]] = {
     "slac": SlacModel,
+    "slac-deterministic": SlacDeterministicModel,
+    "filtering": FilteringModel,
+    "vae": VAEModel,
+    "factored-vae": FactoredVAEModel,
 }
 
 

@@ -14,7 +14,14 @@ from slac.nets import GaussianHead
 
 
 class SlacModel(LatentModel):
-    """Fully stochastic model with latents z1 (32) and z2 (256); only z1 carries a KL term."""
+    """slac: p(z1_1) = N(0, I); p(z2_1 | z1_1); p(z1_t+1 | z2_t, a_t); p(z2_t+1 | z1_t+1, z2_t, a_t);
+    q(z1_1 | x_1); q(z1_t+1 | x_t+1, z2_t, a_t); q(z2 | .) = p(z2 | .). Fully stochastic, latents z1 (32)
+    and z2 (256); only z1 carries a KL term."""
+
+    z2_stochastic = True  # False: z2 follows the mean of its transition (the slac-deterministic ablation)
+
+    def _z2(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return sample(mean, std) if self.z2_stochastic else mean
 
     def __init__(self, action_dim: int, config) -> None:
         super().__init__(action_dim, config)
@@ -38,7 +45,7 @@ class SlacModel(LatentModel):
         """
         first_mean, first_std = self.z1_first_posterior(features)  # (B, T+1, d1), one batched call
         z1 = sample(first_mean[:, 0], first_std[:, 0])
-        z2 = sample(*self.z2_first_prior(z1))
+        z2 = self._z2(*self.z2_first_prior(z1))
         z1s, z2s = [z1], [z2]
         post_means, post_stds = [first_mean[:, 0]], [first_std[:, 0]]
         prior_means, prior_stds = [torch.zeros_like(z1)], [torch.ones_like(z1)]
@@ -54,7 +61,7 @@ class SlacModel(LatentModel):
             z1 = sample(post_mean, post_std)
             z2_mean, z2_std = self.z2_prior(z1, z2, action)
             z2_first_mean, z2_first_std = self.z2_first_prior(z1)
-            z2 = sample(torch.where(reset, z2_first_mean, z2_mean), torch.where(reset, z2_first_std, z2_std))
+            z2 = self._z2(torch.where(reset, z2_first_mean, z2_mean), torch.where(reset, z2_first_std, z2_std))
             z1s.append(z1)
             z2s.append(z2)
             post_means.append(post_mean)
@@ -73,12 +80,19 @@ class SlacModel(LatentModel):
         z2_1 ~ p(z2_1 | z1_1); then z_t+1 ~ p(z_t+1 | z_t, a_t). actions (B, T, A) -> z (B, T+1, D)."""
         if first is None:
             z1 = torch.randn(actions.shape[0], self.z1_dim, device=actions.device)
-            z2 = sample(*self.z2_first_prior(z1))
+            z2 = self._z2(*self.z2_first_prior(z1))
         else:
             z1, z2 = first.split([self.z1_dim, self.z2_dim], dim=-1)
         zs = [torch.cat([z1, z2], -1)]
         for t in range(actions.shape[1]):
             z1 = sample(*self.z1_prior(z2, actions[:, t]))
-            z2 = sample(*self.z2_prior(z1, z2, actions[:, t]))
+            z2 = self._z2(*self.z2_prior(z1, z2, actions[:, t]))
             zs.append(torch.cat([z1, z2], -1))
         return torch.stack(zs, dim=1)
+
+
+class SlacDeterministicModel(SlacModel):
+    """slac-deterministic: as slac, but z2_t+1 = mean of p(z2_t+1 | z1_t+1, z2_t, a_t), z2_1 = mean of
+    p(z2_1 | z1_1): z1 stays stochastic, the z2 transitions carry no noise."""
+
+    z2_stochastic = False

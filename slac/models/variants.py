@@ -1,0 +1,99 @@
+"""Latent-model variants of the paper's Figure 5a ablation, on the same encoder, decoder, reward
+model and head sizes as the default model (`slac.models.slac`). Latent size d = z1_dim + z2_dim."""
+
+from __future__ import annotations
+
+import torch
+
+from slac.models.base import LatentModel, Latents, sample
+from slac.nets import GaussianHead
+
+
+class FilteringModel(LatentModel):
+    """filtering: one sequential latent z.  p(z_1) = N(0, I); p(z_t+1 | z_t, a_t);
+    q(z_1 | x_1); q(z_t+1 | x_t+1, z_t, a_t)."""
+
+    def __init__(self, action_dim: int, config) -> None:
+        super().__init__(action_dim, config)
+        f, a, h = config.feature_dim, action_dim, config.hidden_dim
+        self.latent_dim = d = config.z1_dim + config.z2_dim
+        self.first_posterior = GaussianHead(f, d, h)
+        self.transition_prior = GaussianHead(d + a, d, h)
+        self.transition_posterior = GaussianHead(f + d + a, d, h)
+        self.build_output_heads()
+
+    def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
+        first_mean, first_std = self.first_posterior(features)  # (B, T+1, d)
+        z = sample(first_mean[:, 0], first_std[:, 0])
+        zs, post_means, post_stds = [z], [first_mean[:, 0]], [first_std[:, 0]]
+        prior_means, prior_stds = [torch.zeros_like(z)], [torch.ones_like(z)]
+        for t in range(1, features.shape[1]):
+            reset = resets[:, t, None]
+            post_mean, post_std = self.transition_posterior(features[:, t], z, actions[:, t - 1])
+            prior_mean, prior_std = self.transition_prior(z, actions[:, t - 1])
+            post_mean = torch.where(reset, first_mean[:, t], post_mean)
+            post_std = torch.where(reset, first_std[:, t], post_std)
+            prior_mean = torch.where(reset, torch.zeros_like(prior_mean), prior_mean)
+            prior_std = torch.where(reset, torch.ones_like(prior_std), prior_std)
+            z = sample(post_mean, post_std)
+            zs.append(z)
+            post_means.append(post_mean)
+            post_stds.append(post_std)
+            prior_means.append(prior_mean)
+            prior_stds.append(prior_std)
+        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
+        return Latents(stack(zs), stack(post_means), stack(post_stds), stack(prior_means), stack(prior_stds))
+
+    def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        z = torch.randn(actions.shape[0], self.latent_dim, device=actions.device) if first is None else first
+        zs = [z]
+        for t in range(actions.shape[1]):
+            z = sample(*self.transition_prior(z, actions[:, t]))
+            zs.append(z)
+        return torch.stack(zs, dim=1)
+
+
+class VAEModel(LatentModel):
+    """vae: one latent per frame, no temporal dependencies.  p(z_t) = N(0, I); q(z_t | x_t)."""
+
+    def __init__(self, action_dim: int, config) -> None:
+        super().__init__(action_dim, config)
+        self.latent_dim = config.z1_dim + config.z2_dim
+        self.frame_posterior = GaussianHead(config.feature_dim, self.latent_dim, config.hidden_dim)
+        self.build_output_heads()
+
+    def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
+        mean, std = self.frame_posterior(features)  # (B, T+1, d), every frame on its own
+        return Latents(sample(mean, std), mean, std, torch.zeros_like(mean), torch.ones_like(std))
+
+    def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        z = torch.randn(actions.shape[0], actions.shape[1] + 1, self.latent_dim, device=actions.device)
+        if first is not None:
+            z[:, 0] = first
+        return z
+
+
+class FactoredVAEModel(LatentModel):
+    """factored-vae: the two-variable factorisation per frame, no temporal dependencies.
+    p(z1_t) = N(0, I); p(z2_t | z1_t); q(z1_t | x_t); q(z2_t | .) = p(z2_t | z1_t)."""
+
+    def __init__(self, action_dim: int, config) -> None:
+        super().__init__(action_dim, config)
+        self.z1_dim, self.z2_dim = config.z1_dim, config.z2_dim
+        self.latent_dim = config.z1_dim + config.z2_dim
+        self.z1_posterior = GaussianHead(config.feature_dim, config.z1_dim, config.hidden_dim)
+        self.z2_prior = GaussianHead(config.z1_dim, config.z2_dim, config.hidden_dim)
+        self.build_output_heads()
+
+    def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
+        mean, std = self.z1_posterior(features)  # (B, T+1, d1)
+        z1 = sample(mean, std)
+        z2 = sample(*self.z2_prior(z1))
+        return Latents(torch.cat([z1, z2], -1), mean, std, torch.zeros_like(mean), torch.ones_like(std))
+
+    def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        z1 = torch.randn(actions.shape[0], actions.shape[1] + 1, self.z1_dim, device=actions.device)
+        z = torch.cat([z1, sample(*self.z2_prior(z1))], -1)
+        if first is not None:
+            z[:, 0] = first
+        return z
