@@ -32,6 +32,7 @@ class LatentModel(nn.Module):
     """
 
     latent_dim: int
+    free_nats: float = 0.0  # KL per step clipped below at this (PlaNet's free nats); 0: the plain ELBO
 
     def __init__(self, action_dim: int, config) -> None:
         super().__init__()
@@ -72,6 +73,8 @@ class LatentModel(nn.Module):
         reward_mean, reward_std = self.reward(z[:, :-1], actions, z[:, 1:])  # (B, T, 1)
         reward_ll = gaussian_log_prob(rewards, reward_mean.squeeze(-1), reward_std.squeeze(-1))
         kl = gaussian_kl(latents.post_mean, latents.post_std, latents.prior_mean, latents.prior_std)  # (B, T+1)
+        if self.free_nats:
+            kl = kl.clamp(min=self.free_nats)
         image_ll = (image_ll * frame_mask).sum(1).mean()
         reward_ll = (reward_ll * mask).sum(1).mean()
         kl = (kl * frame_mask).sum(1).mean()

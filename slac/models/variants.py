@@ -97,3 +97,62 @@ class FactoredVAEModel(LatentModel):
         if first is not None:
             z[:, 0] = first
         return z
+
+
+class PlaNetModel(LatentModel):
+    """planet: PlaNet's recurrent state-space model (RSSM), deterministic h beside stochastic s.
+    h_t = GRU(h_t-1, [s_t-1, a_t-1]); p(s_t | h_t); q(s_t | h_t, x_t); latent z_t = [h_t, s_t].
+    PlaNet's sizes: 200 deterministic, 30 stochastic, 200 hidden units; KL clipped below at 3 free nats."""
+
+    deterministic_dim, stochastic_dim, planet_hidden = 200, 30, 200
+    free_nats = 3.0
+
+    def __init__(self, action_dim: int, config) -> None:
+        super().__init__(action_dim, config)
+        d, s, h = self.deterministic_dim, self.stochastic_dim, self.planet_hidden
+        self.latent_dim = d + s
+        self.embed = torch.nn.Sequential(torch.nn.Linear(s + action_dim, h), torch.nn.ELU())
+        self.cell = torch.nn.GRUCell(h, d)
+        self.prior_head = GaussianHead(d, s, h)
+        self.posterior_head = GaussianHead(d + config.feature_dim, s, h)
+        self.build_output_heads()
+
+    def _step(self, h, s, action):
+        return self.cell(self.embed(torch.cat([s, action], -1)), h)
+
+    def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
+        batch, steps = features.shape[:2]
+        h = features.new_zeros(batch, self.deterministic_dim)
+        s = features.new_zeros(batch, self.stochastic_dim)
+        no_action = features.new_zeros(batch, self.action_dim)
+        zs, post_means, post_stds, prior_means, prior_stds = [], [], [], [], []
+        for t in range(steps):
+            action = no_action if t == 0 else actions[:, t - 1]
+            reset = resets[:, t, None]
+            h, s, action = (torch.where(reset, torch.zeros_like(x), x) for x in (h, s, action))
+            h = self._step(h, s, action)
+            prior_mean, prior_std = self.prior_head(h)
+            post_mean, post_std = self.posterior_head(h, features[:, t])
+            s = sample(post_mean, post_std)
+            zs.append(torch.cat([h, s], -1))
+            post_means.append(post_mean)
+            post_stds.append(post_std)
+            prior_means.append(prior_mean)
+            prior_stds.append(prior_std)
+        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
+        return Latents(stack(zs), stack(post_means), stack(post_stds), stack(prior_means), stack(prior_stds))
+
+    def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        batch = actions.shape[0]
+        if first is None:
+            h = actions.new_zeros(batch, self.deterministic_dim)
+            h = self._step(h, actions.new_zeros(batch, self.stochastic_dim), actions.new_zeros(batch, self.action_dim))
+            s = sample(*self.prior_head(h))
+        else:
+            h, s = first.split([self.deterministic_dim, self.stochastic_dim], -1)
+        zs = [torch.cat([h, s], -1)]
+        for t in range(actions.shape[1]):
+            h = self._step(h, s, actions[:, t])
+            s = sample(*self.prior_head(h))
+            zs.append(torch.cat([h, s], -1))
+        return torch.stack(zs, dim=1)
