@@ -1,12 +1,12 @@
 """Latent variable models behind one interface (`LatentModel`); `slac` is the paper's default.
 
 Variants of the paper's Figure 5a ablation (`--model`): `slac-deterministic`, `filtering`,
-`vae`, `factored-vae`, `planet` (RSSM). Each class docstring states its factorisation.
+`partially-stochastic`, `vae`, `factored-vae`, `planet` (RSSM). Each class docstring states its factorisation.
 """
 
 from slac.models.base import LatentModel, Latents
 from slac.models.slac import SlacDeterministicModel, SlacModel
-from slac.models.variants import FactoredVAEModel, FilteringModel, PlaNetModel, VAEModel
+from slac.models.variants import FactoredVAEModel, FilteringModel, PartiallyStochasticModel, PlaNetModel, VAEModel
 
 MODELS: dict[str, type[LatentModel]] = {
     "slac": SlacModel,
@@ -14,6 +14,7 @@ MODELS: dict[str, type[LatentModel]] = {
     "filtering": FilteringModel,
     "vae": VAEModel,
     "factored-vae": FactoredVAEModel,
+    "partially-stochastic": PartiallyStochasticModel,
     "planet": PlaNetModel,
 }
 

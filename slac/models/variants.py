@@ -156,3 +156,68 @@ class PlaNetModel(LatentModel):
             s = sample(*self.prior_head(h))
             zs.append(torch.cat([h, s], -1))
         return torch.stack(zs, dim=1)
+
+
+class PartiallyStochasticModel(LatentModel):
+    """partially-stochastic: slac's two latents plus a deterministic GRU path d beside them.
+    d_t+1 = GRU(d_t, [z1_t, z2_t, a_t]); p(z1_t+1 | z2_t, d_t+1, a_t); p(z2_t+1 | z1_t+1, z2_t, d_t+1, a_t);
+    q(z1_t+1 | x_t+1, z2_t, d_t+1, a_t); q(z2 | .) = p(z2 | .); first step as slac with d_1 = 0;
+    latent z_t = [z1_t, z2_t, d_t]."""
+
+    def __init__(self, action_dim: int, config) -> None:
+        super().__init__(action_dim, config)
+        f, a, h = config.feature_dim, action_dim, config.hidden_dim
+        d1, d2 = self.z1_dim, self.z2_dim = config.z1_dim, config.z2_dim
+        self.deterministic_dim = dd = config.hidden_dim
+        self.latent_dim = d1 + d2 + dd
+        self.cell = torch.nn.GRUCell(d1 + d2 + a, dd)
+        self.z2_first_prior = GaussianHead(d1, d2, h)
+        self.z1_prior = GaussianHead(d2 + dd + a, d1, h)
+        self.z2_prior = GaussianHead(d1 + d2 + dd + a, d2, h)
+        self.z1_first_posterior = GaussianHead(f, d1, h)
+        self.z1_posterior = GaussianHead(f + d2 + dd + a, d1, h)
+        self.build_output_heads()
+
+    def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
+        first_mean, first_std = self.z1_first_posterior(features)
+        z1 = sample(first_mean[:, 0], first_std[:, 0])
+        z2 = sample(*self.z2_first_prior(z1))
+        d = features.new_zeros(features.shape[0], self.deterministic_dim)
+        zs = [torch.cat([z1, z2, d], -1)]
+        post_means, post_stds = [first_mean[:, 0]], [first_std[:, 0]]
+        prior_means, prior_stds = [torch.zeros_like(z1)], [torch.ones_like(z1)]
+        for t in range(1, features.shape[1]):
+            action, reset = actions[:, t - 1], resets[:, t, None]
+            d = torch.where(reset, torch.zeros_like(d), self.cell(torch.cat([z1, z2, action], -1), d))
+            post_mean, post_std = self.z1_posterior(features[:, t], z2, d, action)
+            prior_mean, prior_std = self.z1_prior(z2, d, action)
+            post_mean = torch.where(reset, first_mean[:, t], post_mean)
+            post_std = torch.where(reset, first_std[:, t], post_std)
+            prior_mean = torch.where(reset, torch.zeros_like(prior_mean), prior_mean)
+            prior_std = torch.where(reset, torch.ones_like(prior_std), prior_std)
+            z1 = sample(post_mean, post_std)
+            z2_mean, z2_std = self.z2_prior(z1, z2, d, action)
+            z2_first_mean, z2_first_std = self.z2_first_prior(z1)
+            z2 = sample(torch.where(reset, z2_first_mean, z2_mean), torch.where(reset, z2_first_std, z2_std))
+            zs.append(torch.cat([z1, z2, d], -1))
+            post_means.append(post_mean)
+            post_stds.append(post_std)
+            prior_means.append(prior_mean)
+            prior_stds.append(prior_std)
+        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
+        return Latents(stack(zs), stack(post_means), stack(post_stds), stack(prior_means), stack(prior_stds))
+
+    def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        if first is None:
+            z1 = torch.randn(actions.shape[0], self.z1_dim, device=actions.device)
+            z2 = sample(*self.z2_first_prior(z1))
+            d = actions.new_zeros(actions.shape[0], self.deterministic_dim)
+        else:
+            z1, z2, d = first.split([self.z1_dim, self.z2_dim, self.deterministic_dim], -1)
+        zs = [torch.cat([z1, z2, d], -1)]
+        for t in range(actions.shape[1]):
+            d = self.cell(torch.cat([z1, z2, actions[:, t]], -1), d)
+            z1 = sample(*self.z1_prior(z2, d, actions[:, t]))
+            z2 = sample(*self.z2_prior(z1, z2, d, actions[:, t]))
+            zs.append(torch.cat([z1, z2, d], -1))
+        return torch.stack(zs, dim=1)
