@@ -121,6 +121,33 @@ def cmd_quickstart(args) -> int:
     return 0 if not run.interrupted else 130
 
 
+def cmd_reproduce(args) -> int:
+    from slac.config import parse_overrides
+    from slac.reproduce import parse_seeds, reproduce
+
+    overrides = parse_overrides(args.overrides)
+    if args.device:
+        overrides["device"] = args.device
+    report = reproduce(args.tasks.split(","), parse_seeds(args.seeds), args.steps, args.out, preset=args.preset,
+                       overrides=overrides, progress=not args.no_progress)
+    print(f"report: {report}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from pathlib import Path
+
+    from slac.plot import group_runs, plot_tasks
+
+    missing = [d for d in args.run_dirs if not (Path(d) / "eval.csv").is_file()]
+    if missing:
+        raise SlacError(f"not run directories (no eval.csv): {', '.join(missing)}")
+    out = plot_tasks(group_runs([Path(d) for d in args.run_dirs]), args.out, reference=args.reference == "paper",
+                     metric=args.metric)
+    print(f"plot: {out}")
+    return 0
+
+
 def cmd_tasks(args) -> int:
     from slac.envs import list_tasks
 
@@ -157,13 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
+    p = sub.add_parser("reproduce", help="run a grid of tasks x seeds and write report.md beside the paper's numbers")
+    p.add_argument("--tasks", required=True, help="comma-separated task names")
+    p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5")
+    p.add_argument("--steps", type=int, default=500_000)
+    p.add_argument("--out", default="reproduction")
+    p.add_argument("--preset", default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p = sub.add_parser("plot", help="learning curves of runs, mean +- std over seeds per task")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--reference", choices=["paper", "none"], default="paper")
+    p.add_argument("--metric", default="return_stochastic")
+    p.add_argument("--out", default="curves.png")
     sub.add_parser("tasks", help="list task names")
     sub.add_parser("presets", help="list task and named presets")
     return parser
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, "tasks": cmd_tasks,
-            "presets": cmd_presets}
+            "presets": cmd_presets, "reproduce": cmd_reproduce, "plot": cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

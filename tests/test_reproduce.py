@@ -1,0 +1,34 @@
+import imageio.v2 as imageio
+from helpers import TINY
+
+from slac.cli import main
+from slac.reproduce import parse_seeds
+
+TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4] and parse_seeds("1,5-6") == [1, 5, 6]
+
+
+def test_reproduce_smoke_writes_a_report_and_plot(tmp_path, capsys):
+    out = tmp_path / "repro"
+    assert main(["reproduce", "--tasks", "toy/reach,toy/reach-random", "--seeds", "0-1", "--steps", "60",
+                 "--out", str(out), "--device", "cpu", "--no-progress", *TINY_ARGS]) == 0
+    report = (out / "report.md").read_text()
+    assert "| toy/reach | 2 |" in report and "| toy/reach-random | 2 |" in report
+    image = imageio.imread(out / "curves.png")
+    assert image.shape[0] > 100 and image.shape[1] > 500  # two panels
+    assert len(list((out / "runs").iterdir())) == 4
+
+
+def test_plot_groups_runs_and_overlays_the_paper(tmp_path):
+    runs = []
+    for seed in (0, 1):
+        run_dir = tmp_path / f"r{seed}"
+        assert main(["train", "--task", "toy/reach", "--steps", "50", "--seed", str(seed), "--device", "cpu",
+                     "--run-dir", str(run_dir), "--no-progress", *TINY_ARGS]) == 0
+        runs.append(str(run_dir))
+    assert main(["plot", *runs, "--out", str(tmp_path / "c.png")]) == 0
+    assert imageio.imread(tmp_path / "c.png").shape[2] in (3, 4)
+    assert main(["plot", str(tmp_path / "nope"), "--out", str(tmp_path / "d.png")]) == 2
