@@ -270,6 +270,10 @@ class SLAC:
 
     def _evaluate_and_log(self, bar=None) -> None:
         c = self.counters
+        if self.config.eval_episodes == 0:  # evaluation switched off
+            c["next_eval"] = (c["env_steps"] // self.config.eval_interval + 1) * self.config.eval_interval
+            c["last_eval_step"] = c["env_steps"]
+            return
         start = time.perf_counter()
         stochastic = self.evaluate(deterministic=False)
         deterministic = self.evaluate(deterministic=True)
