@@ -32,3 +32,17 @@ def test_plot_groups_runs_and_overlays_the_paper(tmp_path):
     assert main(["plot", *runs, "--out", str(tmp_path / "c.png")]) == 0
     assert imageio.imread(tmp_path / "c.png").shape[2] in (3, 4)
     assert main(["plot", str(tmp_path / "nope"), "--out", str(tmp_path / "d.png")]) == 2
+
+
+def test_reproduce_fills_the_papers_columns_for_a_dmc_task(tmp_path):
+    from slac.reference import paper_curve
+
+    out = tmp_path / "repro"
+    args = [a for a in TINY_ARGS if not a.startswith(("eval_episodes", "init_steps", "pretrain_steps"))]
+    assert main(["reproduce", "--tasks", "dmc/cartpole-swingup", "--seeds", "0", "--steps", "12", "--out", str(out),
+                 "--device", "cpu", "--no-progress", *args, "eval_episodes=1", "init_steps=2", "pretrain_steps=1"]) == 0
+    row = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| dmc/cartpole"))
+    paper = {r["env_step"]: r for r in paper_curve("dmc/cartpole-swingup")}
+    assert f"{paper[100_000]['return_mean']:.1f} +- {paper[100_000]['return_std']:.1f}" in row
+    assert f"{paper[500_000]['return_mean']:.1f} +- {paper[500_000]['return_std']:.1f}" in row
+    assert "[12]" in row  # our value comes from the run's last evaluation, at env step 12
