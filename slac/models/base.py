@@ -84,3 +84,26 @@ class LatentModel(nn.Module):
 def sample(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """Reparameterised sample of N(mean, std^2)."""
     return mean + std * torch.randn_like(std)
+
+
+def restart_where(reset: torch.Tensor, first_mean: torch.Tensor, first_std: torch.Tensor,
+                  post_mean: torch.Tensor, post_std: torch.Tensor, prior_mean: torch.Tensor,
+                  prior_std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Where `reset` (padding or an episode's first frame) the filter restarts: the first-step
+    posterior q(z_1 | x_1) replaces the transition posterior, and N(0, I) the transition prior."""
+    return (torch.where(reset, first_mean, post_mean), torch.where(reset, first_std, post_std),
+            torch.where(reset, torch.zeros_like(prior_mean), prior_mean),
+            torch.where(reset, torch.ones_like(prior_std), prior_std))
+
+
+class LatentTrace:
+    """Per-step filter outputs collected in a loop, stacked on the time axis into `Latents`."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[torch.Tensor, ...]] = []
+
+    def add(self, z, post_mean, post_std, prior_mean, prior_std) -> None:
+        self.steps.append((z, post_mean, post_std, prior_mean, prior_std))
+
+    def stack(self) -> Latents:
+        return Latents(*(torch.stack(column, dim=1) for column in zip(*self.steps)))

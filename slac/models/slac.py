@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from slac.models.base import LatentModel, Latents, sample
+from slac.models.base import LatentModel, Latents, LatentTrace, restart_where, sample
 from slac.nets import GaussianHead
 
 
@@ -46,34 +46,21 @@ class SlacModel(LatentModel):
         first_mean, first_std = self.z1_first_posterior(features)  # (B, T+1, d1), one batched call
         z1 = sample(first_mean[:, 0], first_std[:, 0])
         z2 = self._z2(*self.z2_first_prior(z1))
-        z1s, z2s = [z1], [z2]
-        post_means, post_stds = [first_mean[:, 0]], [first_std[:, 0]]
-        prior_means, prior_stds = [torch.zeros_like(z1)], [torch.ones_like(z1)]
+        trace = LatentTrace()
+        trace.add(torch.cat([z1, z2], -1), first_mean[:, 0], first_std[:, 0], torch.zeros_like(z1), torch.ones_like(z1))
         for t in range(1, features.shape[1]):
             action = actions[:, t - 1]
             reset = resets[:, t, None]
             post_mean, post_std = self.z1_posterior(features[:, t], z2, action)
             prior_mean, prior_std = self.z1_prior(z2, action)
-            post_mean = torch.where(reset, first_mean[:, t], post_mean)
-            post_std = torch.where(reset, first_std[:, t], post_std)
-            prior_mean = torch.where(reset, torch.zeros_like(prior_mean), prior_mean)
-            prior_std = torch.where(reset, torch.ones_like(prior_std), prior_std)
+            post_mean, post_std, prior_mean, prior_std = restart_where(
+                reset, first_mean[:, t], first_std[:, t], post_mean, post_std, prior_mean, prior_std)
             z1 = sample(post_mean, post_std)
             z2_mean, z2_std = self.z2_prior(z1, z2, action)
             z2_first_mean, z2_first_std = self.z2_first_prior(z1)
             z2 = self._z2(torch.where(reset, z2_first_mean, z2_mean), torch.where(reset, z2_first_std, z2_std))
-            z1s.append(z1)
-            z2s.append(z2)
-            post_means.append(post_mean)
-            post_stds.append(post_std)
-            prior_means.append(prior_mean)
-            prior_stds.append(prior_std)
-        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
-        return Latents(
-            z=torch.cat([stack(z1s), stack(z2s)], dim=-1),
-            post_mean=stack(post_means), post_std=stack(post_stds),
-            prior_mean=stack(prior_means), prior_std=stack(prior_stds),
-        )
+            trace.add(torch.cat([z1, z2], -1), post_mean, post_std, prior_mean, prior_std)
+        return trace.stack()
 
     def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
         """Open-loop samples from the prior: z_1 = `first` (B, D) if given, else z1_1 ~ N(0, I),

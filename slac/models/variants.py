@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from slac.models.base import LatentModel, Latents, sample
+from slac.models.base import LatentModel, Latents, LatentTrace, restart_where, sample
 from slac.nets import GaussianHead
 
 
@@ -25,24 +25,17 @@ class FilteringModel(LatentModel):
     def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
         first_mean, first_std = self.first_posterior(features)  # (B, T+1, d)
         z = sample(first_mean[:, 0], first_std[:, 0])
-        zs, post_means, post_stds = [z], [first_mean[:, 0]], [first_std[:, 0]]
-        prior_means, prior_stds = [torch.zeros_like(z)], [torch.ones_like(z)]
+        trace = LatentTrace()
+        trace.add(z, first_mean[:, 0], first_std[:, 0], torch.zeros_like(z), torch.ones_like(z))
         for t in range(1, features.shape[1]):
             reset = resets[:, t, None]
             post_mean, post_std = self.transition_posterior(features[:, t], z, actions[:, t - 1])
             prior_mean, prior_std = self.transition_prior(z, actions[:, t - 1])
-            post_mean = torch.where(reset, first_mean[:, t], post_mean)
-            post_std = torch.where(reset, first_std[:, t], post_std)
-            prior_mean = torch.where(reset, torch.zeros_like(prior_mean), prior_mean)
-            prior_std = torch.where(reset, torch.ones_like(prior_std), prior_std)
+            post_mean, post_std, prior_mean, prior_std = restart_where(
+                reset, first_mean[:, t], first_std[:, t], post_mean, post_std, prior_mean, prior_std)
             z = sample(post_mean, post_std)
-            zs.append(z)
-            post_means.append(post_mean)
-            post_stds.append(post_std)
-            prior_means.append(prior_mean)
-            prior_stds.append(prior_std)
-        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
-        return Latents(stack(zs), stack(post_means), stack(post_stds), stack(prior_means), stack(prior_stds))
+            trace.add(z, post_mean, post_std, prior_mean, prior_std)
+        return trace.stack()
 
     def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
         z = torch.randn(actions.shape[0], self.latent_dim, device=actions.device) if first is None else first
@@ -125,7 +118,7 @@ class PlaNetModel(LatentModel):
         h = features.new_zeros(batch, self.deterministic_dim)
         s = features.new_zeros(batch, self.stochastic_dim)
         no_action = features.new_zeros(batch, self.action_dim)
-        zs, post_means, post_stds, prior_means, prior_stds = [], [], [], [], []
+        trace = LatentTrace()
         for t in range(steps):
             action = no_action if t == 0 else actions[:, t - 1]
             reset = resets[:, t, None]
@@ -134,13 +127,8 @@ class PlaNetModel(LatentModel):
             prior_mean, prior_std = self.prior_head(h)
             post_mean, post_std = self.posterior_head(h, features[:, t])
             s = sample(post_mean, post_std)
-            zs.append(torch.cat([h, s], -1))
-            post_means.append(post_mean)
-            post_stds.append(post_std)
-            prior_means.append(prior_mean)
-            prior_stds.append(prior_std)
-        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
-        return Latents(stack(zs), stack(post_means), stack(post_stds), stack(prior_means), stack(prior_stds))
+            trace.add(torch.cat([h, s], -1), post_mean, post_std, prior_mean, prior_std)
+        return trace.stack()
 
     def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
         batch = actions.shape[0]
@@ -183,29 +171,21 @@ class PartiallyStochasticModel(LatentModel):
         z1 = sample(first_mean[:, 0], first_std[:, 0])
         z2 = sample(*self.z2_first_prior(z1))
         d = features.new_zeros(features.shape[0], self.deterministic_dim)
-        zs = [torch.cat([z1, z2, d], -1)]
-        post_means, post_stds = [first_mean[:, 0]], [first_std[:, 0]]
-        prior_means, prior_stds = [torch.zeros_like(z1)], [torch.ones_like(z1)]
+        trace = LatentTrace()
+        trace.add(torch.cat([z1, z2, d], -1), first_mean[:, 0], first_std[:, 0], torch.zeros_like(z1), torch.ones_like(z1))
         for t in range(1, features.shape[1]):
             action, reset = actions[:, t - 1], resets[:, t, None]
             d = torch.where(reset, torch.zeros_like(d), self.cell(torch.cat([z1, z2, action], -1), d))
             post_mean, post_std = self.z1_posterior(features[:, t], z2, d, action)
             prior_mean, prior_std = self.z1_prior(z2, d, action)
-            post_mean = torch.where(reset, first_mean[:, t], post_mean)
-            post_std = torch.where(reset, first_std[:, t], post_std)
-            prior_mean = torch.where(reset, torch.zeros_like(prior_mean), prior_mean)
-            prior_std = torch.where(reset, torch.ones_like(prior_std), prior_std)
+            post_mean, post_std, prior_mean, prior_std = restart_where(
+                reset, first_mean[:, t], first_std[:, t], post_mean, post_std, prior_mean, prior_std)
             z1 = sample(post_mean, post_std)
             z2_mean, z2_std = self.z2_prior(z1, z2, d, action)
             z2_first_mean, z2_first_std = self.z2_first_prior(z1)
             z2 = sample(torch.where(reset, z2_first_mean, z2_mean), torch.where(reset, z2_first_std, z2_std))
-            zs.append(torch.cat([z1, z2, d], -1))
-            post_means.append(post_mean)
-            post_stds.append(post_std)
-            prior_means.append(prior_mean)
-            prior_stds.append(prior_std)
-        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
-        return Latents(stack(zs), stack(post_means), stack(post_stds), stack(prior_means), stack(prior_stds))
+            trace.add(torch.cat([z1, z2, d], -1), post_mean, post_std, prior_mean, prior_std)
+        return trace.stack()
 
     def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
         if first is None:
