@@ -7,6 +7,7 @@ at the same (pre-update) parameters, then applies all optimiser steps, then the 
 from __future__ import annotations
 
 import copy
+import functools
 from collections import deque
 
 import numpy as np
@@ -131,11 +132,21 @@ class SLACAgent(nn.Module):
         self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
         self.to(device)
         self.device = torch.device(device)
+        if config.channels_last:
+            self.model.encoder.to(memory_format=torch.channels_last)
+            self.model.decoder.to(memory_format=torch.channels_last)
+        if self.device.type == "cuda":  # PyTorch enables TF32 convolutions by default: fp32 means fp32 here
+            torch.backends.cuda.matmul.allow_tf32 = config.tf32
+            torch.backends.cudnn.allow_tf32 = config.tf32
+        if config.compile:  # in place, so parameter names (and checkpoints) are unchanged
+            self.model.encoder.compile()
+            self.model.decoder.compile()
+        adam = functools.partial(torch.optim.Adam, fused=self.device.type in ("cpu", "cuda"))  # one kernel per step
         self.optimizers = {
-            "model": torch.optim.Adam(self.model.parameters(), lr=config.model_lr),
-            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr),
-            "actor": torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr),
-            "alpha": torch.optim.Adam([self.log_alpha], lr=config.alpha_lr),
+            "model": adam(self.model.parameters(), lr=config.model_lr),
+            "critic": adam(self.critic.parameters(), lr=config.critic_lr),
+            "actor": adam(self.actor.parameters(), lr=config.actor_lr),
+            "alpha": adam([self.log_alpha], lr=config.alpha_lr),
         }
         self.model_version = 0  # model updates so far: cached encoder features are valid for one version
 
@@ -152,22 +163,23 @@ class SLACAgent(nn.Module):
         Actor, critic and alpha losses use all windows, detached from the model.
         """
         batch = batch.to(self.device, non_blocking=True)
-        images = batch.images.float().div_(255.0)  # (B, T+1, 3, 64, 64)
+        pixels = batch.images  # (B, T+1, 3, 64, 64) uint8
         if self.config.augment == "crop":
-            images = random_shift(images)
+            pixels = random_shift(pixels.float())
         resets = batch.resets
-        m = images.shape[0] if model_only else self.config.model_batch
-        features_m = self.model.encode(images[:m])  # (m, T+1, F)
+        m = pixels.shape[0] if model_only else self.config.model_batch
+        images_m = pixels[:m].float().div(255.0)
+        features_m = self.model.encode(images_m)  # (m, T+1, F)
         latents_m = self.model.posterior(features_m, batch.actions[:m], resets[:m])
         terms = self.model.loss(
-            images[:m], batch.actions[:m], batch.rewards[:m], batch.mask[:m], batch.frame_mask[:m], latents_m
+            images_m, batch.actions[:m], batch.rewards[:m], batch.mask[:m], batch.frame_mask[:m], latents_m
         )
         if model_only:
             return terms
         features, z = features_m.detach(), latents_m.z.detach()
-        if images.shape[0] > m:
+        if pixels.shape[0] > m:  # one encoder pass per image: with gradients above, without here
             with torch.no_grad():
-                features_r = self.model.encode(images[m:])
+                features_r = self.model.encode_pixels(pixels[m:])
                 z_r = self.model.posterior(features_r, batch.actions[m:], resets[m:]).z
             features, z = torch.cat([features, features_r]), torch.cat([z, z_r])
         inputs = {
@@ -216,8 +228,7 @@ class SLACAgent(nn.Module):
     @torch.no_grad()
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
         """(N, 3, 64, 64) uint8 -> (N, F) features."""
-        images = torch.as_tensor(frames, device=self.device).float().div_(255.0)
-        return self.model.encode(images)
+        return self.model.encode_pixels(torch.as_tensor(frames, device=self.device))
 
     @torch.no_grad()
     def act_on_features(self, features: torch.Tensor, actions: torch.Tensor, deterministic: bool = False,

@@ -148,6 +148,31 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from slac.bench import run_benchmark
+    from slac.config import Config, parse_overrides
+    from slac.trainer import resolve_device
+
+    overrides = parse_overrides(args.overrides)
+    overrides.update({"precision": args.precision, "device": args.device})
+    if args.threads:
+        overrides["threads"] = args.threads
+        torch_threads(args.threads)
+    config = Config.build(preset=args.preset, overrides=overrides)
+    result = run_benchmark(config, resolve_device(config.device), repeats=args.repeats, action_dim=args.action_dim)
+    if not args.json:
+        for key, value in result.items():
+            print(f"{key:24s} {value}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+def torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def cmd_tasks(args) -> int:
     from slac.envs import list_tasks
 
@@ -198,13 +223,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", choices=["paper", "none"], default="paper")
     p.add_argument("--metric", default="return_stochastic")
     p.add_argument("--out", default="curves.png")
+    p = sub.add_parser("bench", help="time the update and a training iteration at the paper's sizes (JSON last line)")
+    p.add_argument("--preset", default="paper", help="network sizes: paper (default) or small")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: convolutions in bfloat16")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--repeats", type=int, default=5, help="timed repetitions after 2 warm-up calls (median)")
+    p.add_argument("--action-dim", type=int, default=6, help="for the update timings (6 = cheetah-run)")
+    p.add_argument("--json", action="store_true", help="only the JSON line")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="any Config field, e.g. channels_last=true")
     sub.add_parser("tasks", help="list task names")
     sub.add_parser("presets", help="list task and named presets")
     return parser
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, "tasks": cmd_tasks,
-            "presets": cmd_presets, "reproduce": cmd_reproduce, "plot": cmd_plot}
+            "presets": cmd_presets, "reproduce": cmd_reproduce, "plot": cmd_plot,
+            "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,8 +23,14 @@ def mlp(in_dim: int, out_dim: int, hidden: int, activation: type[nn.Module] = nn
     return nn.Sequential(*modules)
 
 
-def _leaky() -> nn.LeakyReLU:
-    return nn.LeakyReLU(LEAKY_SLOPE)
+def _leaky(inplace: bool = False) -> nn.LeakyReLU:
+    return nn.LeakyReLU(LEAKY_SLOPE, inplace=inplace)
+
+
+def _conv_leaky() -> nn.LeakyReLU:
+    """In place after a convolution: its backward needs its input, not its output, so the activation
+    can overwrite the output and save a full pass over the largest tensors of an update."""
+    return _leaky(inplace=True)
 
 
 class Encoder(nn.Module):
@@ -34,11 +40,11 @@ class Encoder(nn.Module):
         super().__init__()
         self.feature_dim = feature_dim
         self.net = nn.Sequential(
-            nn.Conv2d(3, depth, 5, 2, padding=2), _leaky(),  # 64 -> 32
-            nn.Conv2d(depth, 2 * depth, 3, 2, padding=1), _leaky(),  # -> 16
-            nn.Conv2d(2 * depth, 4 * depth, 3, 2, padding=1), _leaky(),  # -> 8
-            nn.Conv2d(4 * depth, 8 * depth, 3, 2, padding=1), _leaky(),  # -> 4
-            nn.Conv2d(8 * depth, feature_dim, 4), _leaky(),  # -> 1
+            nn.Conv2d(3, depth, 5, 2, padding=2), _conv_leaky(),  # 64 -> 32
+            nn.Conv2d(depth, 2 * depth, 3, 2, padding=1), _conv_leaky(),  # -> 16
+            nn.Conv2d(2 * depth, 4 * depth, 3, 2, padding=1), _conv_leaky(),  # -> 8
+            nn.Conv2d(4 * depth, 8 * depth, 3, 2, padding=1), _conv_leaky(),  # -> 4
+            nn.Conv2d(8 * depth, feature_dim, 4), _conv_leaky(),  # -> 1
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -55,11 +61,11 @@ class Decoder(nn.Module):
     def __init__(self, latent_dim: int, depth: int = 32) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(latent_dim, 8 * depth, 4), _leaky(),  # 1 -> 4
-            nn.ConvTranspose2d(8 * depth, 4 * depth, 3, 2, padding=1, output_padding=1), _leaky(),  # -> 8
-            nn.ConvTranspose2d(4 * depth, 2 * depth, 3, 2, padding=1, output_padding=1), _leaky(),  # -> 16
-            nn.ConvTranspose2d(2 * depth, depth, 3, 2, padding=1, output_padding=1), _leaky(),  # -> 32
-            nn.ConvTranspose2d(depth, 3, 5, 2, padding=2, output_padding=1), _leaky(),  # -> 64
+            nn.ConvTranspose2d(latent_dim, 8 * depth, 4), _conv_leaky(),  # 1 -> 4
+            nn.ConvTranspose2d(8 * depth, 4 * depth, 3, 2, padding=1, output_padding=1), _conv_leaky(),  # -> 8
+            nn.ConvTranspose2d(4 * depth, 2 * depth, 3, 2, padding=1, output_padding=1), _conv_leaky(),  # -> 16
+            nn.ConvTranspose2d(2 * depth, depth, 3, 2, padding=1, output_padding=1), _conv_leaky(),  # -> 32
+            nn.ConvTranspose2d(depth, 3, 5, 2, padding=2, output_padding=1), _conv_leaky(),  # -> 64
         )
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:

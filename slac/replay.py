@@ -55,6 +55,7 @@ class SequenceReplay:
         action_dim: int,
         seq_len: int = 8,
         seed: int | None = None,
+        pin_memory: bool = False,
     ) -> None:
         if capacity < seq_len + 2:
             raise ValueError(f"capacity must be at least seq_len + 2 = {seq_len + 2}, got {capacity}")
@@ -71,6 +72,7 @@ class SequenceReplay:
         self.total = 0  # frames ever written (absolute index of the next one)
         self._current_start = -1
         self.rng = np.random.default_rng(seed)
+        self.pin_memory = pin_memory  # sampled frames in page-locked memory (for a CUDA learner)
 
     # ------------------------------------------------------------------ writing
     def start_episode(self, frame: np.ndarray) -> None:
@@ -158,13 +160,22 @@ class SequenceReplay:
         step_slots = absolute[:, 1:] % self.capacity
         step_mask = step_real.astype(np.float32)
         return SequenceBatch(
-            images=torch.from_numpy(self.frames[frame_slots]),
+            images=self._gather_frames(frame_slots),
             actions=torch.from_numpy(self.actions[step_slots] * step_mask[..., None]),
             rewards=torch.from_numpy(self.rewards[step_slots] * step_mask),
             terminals=torch.from_numpy(self.terminals[step_slots] & step_real).float(),
             mask=torch.from_numpy(step_mask),
             frame_mask=torch.from_numpy(frame_real.astype(np.float32)),
         )
+
+    def _gather_frames(self, slots: np.ndarray) -> torch.Tensor:
+        """Frames at `slots`, gathered in one indexing pass; straight into page-locked memory when
+        `pin_memory` (a CUDA learner then copies the batch asynchronously)."""
+        if not self.pin_memory:
+            return torch.from_numpy(self.frames[slots])
+        out = torch.empty((*slots.shape, *self.frames.shape[1:]), dtype=torch.uint8, pin_memory=True)
+        np.take(self.frames, slots, axis=0, out=out.numpy())
+        return out
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, torch.Tensor | int]:

@@ -99,7 +99,7 @@ class SLAC:
         torch.manual_seed(config.seed)
         self.agent = SLACAgent(self.action_dim, config, self.device)
         self.replay = SequenceReplay(config.replay_capacity, shape, self.action_dim, config.seq_len,
-                                     seed=episode_seed(config.seed, 2, 0))
+                                     seed=episode_seed(config.seed, 2, 0), pin_memory=self.device.type == "cuda")
         self.rng = np.random.default_rng(episode_seed(config.seed, 3, 0))
         self.policy_state = HistoryPolicy(self.agent)
         self.counters = {

@@ -75,3 +75,17 @@ def test_tasks_and_presets_list(capsys):
     assert "toy/reach" in tasks and "dmc/cheetah-run" in tasks and "gym/Hopper-v5" in tasks
     assert main(["presets"]) == 0
     assert "dmc/walker-walk" in capsys.readouterr().out
+
+
+def test_bench_prints_every_timing_and_a_flop_count_as_json(capsys):
+    argv = ["bench", "--preset", "small", "--repeats", "1", "--json", "model_batch=2", "ac_batch=4"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ["model_update_s", "actor_critic_update_s", "iteration_s", "act_s", "act_after_update_s",
+                "replay_sample_s", "peak_memory_mb"]:
+        assert result[key] > 0, key
+    assert result["device"] == "cpu" and result["dtype"] == "float32"
+    assert result["iterations_per_s"] == pytest.approx(1 / result["iteration_s"], rel=0.01)
+    # The small preset's encoder is 3.1 MFLOP per image: its forward pass over 4 x 9 images alone is 0.11 GFLOP.
+    assert result["gflop_per_iteration"] > 0.11
+    assert result["gflop_per_s"] == pytest.approx(result["gflop_per_iteration"] / result["iteration_s"], rel=0.05)
