@@ -199,3 +199,17 @@ def test_a_missing_renderer_gets_an_error_naming_what_to_install():
     assert result.returncode != 0
     assert "RendererError" in result.stderr and "libosmesa6" in result.stderr
     assert result.stderr.count("Traceback") <= 1
+
+
+def test_default_rendering_keeps_the_papers_pixels_and_fast_rendering_is_opt_in():
+    from slac.envs.rendering import PAPER_SHADOW_SIZE
+
+    default, fast, original = (make_env("dmc/cartpole-swingup", fast_render=f) for f in (False, True, False))
+    assert default.unwrapped._physics.model.vis.quality.shadowsize == PAPER_SHADOW_SIZE
+    assert fast.unwrapped._physics.model.vis.quality.shadowsize == 0
+    assert fast.unwrapped._physics.model.vis.quality.offsamples == 0
+    original.unwrapped._physics.model.vis.quality.shadowsize = 2048  # the model's own setting, before any render
+    frames = [env.reset(seed=0)[0].astype(np.float64) for env in (default, original)]
+    for env in (default, fast, original):
+        env.close()
+    assert np.abs(frames[0] - frames[1]).mean() < 0.5  # grey levels (of 255): the paper's pixels in effect

@@ -13,7 +13,7 @@ import difflib
 import gymnasium as gym
 import numpy as np
 
-from slac.envs.rendering import import_dm_control_suite, select_backend, set_fast_rendering
+from slac.envs.rendering import import_dm_control_suite, select_backend, set_rendering
 from slac.envs.toy import TOY_TASKS, make_toy
 from slac.envs.wrappers import ActionRepeat, MujocoContextGuard, PixelObservation
 from slac.errors import RendererError, TaskError
@@ -130,6 +130,6 @@ def _make_gym(name: str, image_size: int, fast_render: bool) -> gym.Env:
         env = gym.make(name, render_mode="rgb_array", width=image_size, height=image_size)
     except TypeError:  # not a MuJoCo env: no width/height arguments
         env = gym.make(name, render_mode="rgb_array")
-    if fast_render and hasattr(env.unwrapped, "model"):
-        set_fast_rendering(env.unwrapped.model)
+    if hasattr(env.unwrapped, "model"):
+        set_rendering(env.unwrapped.model, fast=fast_render)
     return MujocoContextGuard(env)

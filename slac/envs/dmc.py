@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from slac.envs.rendering import import_dm_control_suite, renderer_error, set_fast_rendering
+from slac.envs.rendering import import_dm_control_suite, renderer_error, set_rendering
 from slac.errors import TaskError
 
 
@@ -34,8 +34,7 @@ class DMCEnv(gym.Env):
             )
         self._env = suite.load(domain, task)
         self._physics = self._env.physics
-        if fast_render:
-            set_fast_rendering(self._physics.model)
+        set_rendering(self._physics.model, fast=fast_render)
         self.image_size = image_size
         self.camera_id = camera_id
         self.render_mode = "rgb_array"
