@@ -83,7 +83,8 @@ def cmd_eval(args) -> int:
 
     run = SLAC.load(args.run_dir, device=args.device, replay=False, checkpoint=args.checkpoint)
     frames: list | None = [] if args.video else None
-    returns = run.evaluate(args.episodes, deterministic=args.deterministic, record=frames)
+    returns = run.evaluate(args.episodes, deterministic=args.deterministic, record=frames,
+                           view_size=args.side_by_side or None)
     mode = "deterministic" if args.deterministic else "stochastic"
     print(json.dumps({"run": str(args.run_dir), "policy": mode, "episodes": args.episodes,
                       "return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
@@ -91,9 +92,24 @@ def cmd_eval(args) -> int:
     if args.video:
         from slac.viz import write_video
 
-        write_video(args.video, frames, fps=args.fps)
+        write_video(args.video, frames, fps=args.fps, scale=1 if args.side_by_side else 4)
         print(f"video: {args.video} ({len(frames)} frames)", file=sys.stderr)
     run.close()
+    return 0
+
+
+def cmd_visualize(args) -> int:
+    from slac.trainer import SLAC
+    from slac.viz import save_rollouts
+
+    if not args.out.endswith((".png", ".gif")):
+        raise SlacError(f"--out {args.out}: write a .png (grid) or a .gif (animation)")
+    run = SLAC.load(args.run_dir, device=args.device, replay=False, checkpoint=args.checkpoint)
+    episodes = run.rollouts(args.episodes, args.steps)
+    out = save_rollouts(args.out, episodes, fps=args.fps)
+    run.close()
+    print(f"{out}: {len(episodes)} episode(s) x {len(episodes[0][0])} frames; rows: ground truth, posterior, "
+          "prior given frame 1, prior only")
     return 0
 
 
@@ -201,7 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--deterministic", action="store_true", help="the mean action instead of a sample")
     p.add_argument("--video", help="write the episodes as a video (e.g. eval.mp4)")
+    p.add_argument("--side-by-side", type=int, nargs="?", const=256, default=0, metavar="SIZE",
+                   help="in the video, the agent's 64x64 input beside a SIZE-pixel rendering (default 256)")
     p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
+    p.add_argument("--device", default=None)
+    p = sub.add_parser("visualize", help="the model's reconstructions and predictions for evaluation episodes")
+    p.add_argument("run_dir")
+    p.add_argument("--out", required=True, help="FILE.png (a grid of frames) or FILE.gif (an animation)")
+    p.add_argument("--episodes", type=int, default=1)
+    p.add_argument("--steps", type=int, default=None, help="agent steps per episode (default 2 x seq_len)")
+    p.add_argument("--fps", type=int, default=4, help="for a .gif")
     p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
     p.add_argument("--device", default=None)
     p = sub.add_parser("quickstart", help="SLAC on the toy task with small networks (minutes on a CPU)")
@@ -239,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, "tasks": cmd_tasks,
             "presets": cmd_presets, "reproduce": cmd_reproduce, "plot": cmd_plot,
-            "bench": cmd_bench}
+            "bench": cmd_bench, "visualize": cmd_visualize}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,6 +127,8 @@ class Config:
     eval_interval: int = 10_000  # env steps between evaluations
     eval_episodes: int = 10
     log_interval: int = 1_000  # updates between training-metric rows
+    log_rollouts: bool = True  # at each evaluation, the model's rollout grid (`slac visualize`) in TensorBoard
+    eval_video: bool = False  # at each evaluation, videos/eval_<env step>.mp4 of the first evaluation episode
     checkpoint_interval: int = 10_000  # env steps between checkpoints (taken at episode ends)
     keep_checkpoints: int = 2  # newest checkpoints kept on disk
 

@@ -65,6 +65,11 @@ class RunLogger:
                 if key != "env_step" and isinstance(value, (int, float)) and math.isfinite(value):
                     self.writer.add_scalar(f"{kind}/{key}", value, row["env_step"])
 
+    def image(self, tag: str, image, env_step: int) -> None:
+        """An (H, W, 3) uint8 picture in TensorBoard's Images tab."""
+        if self.writer is not None:
+            self.writer.add_image(tag, image, env_step, dataformats="HWC")
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()

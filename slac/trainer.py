@@ -31,10 +31,11 @@ from slac.checkpoint import (
     save_checkpoint,
 )
 from slac.config import Config
-from slac.envs import make_env, wrap_env
+from slac.envs import make_env, render_view, wrap_env
 from slac.errors import CheckpointError, ConfigError, TaskError
 from slac.logging import RunLogger
 from slac.replay import SequenceReplay
+from slac.viz import model_rollouts, rollout_grid, side_by_side, write_video
 
 TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
                  "alpha", "entropy", "q1", "q2", "target_q")
@@ -146,25 +147,58 @@ class SLAC:
         return self.agent.act(frames, actions, deterministic)
 
     def evaluate(self, episodes: int | None = None, deterministic: bool = False, env: gym.Env | None = None,
-                 record: list | None = None) -> np.ndarray:
-        """Returns of `episodes` evaluation episodes with fixed seeds; frames appended to `record`."""
+                 record: list | None = None, record_episodes: int | None = None,
+                 view_size: int | None = None) -> np.ndarray:
+        """Returns of `episodes` evaluation episodes with fixed seeds. Frames of the first
+        `record_episodes` (default all) are appended to `record`: the agent's (3, 64, 64) input, or
+        with `view_size` that input beside a `view_size`-pixel rendering of the scene."""
         env = env or self.eval_env or self.env
         episodes = self.config.eval_episodes if episodes is None else episodes
         # Evaluation draws from its own random stream: it never changes what training samples next.
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(episode_seed(self.config.seed, 5, self.counters["env_steps"]))
-            return self._run_episodes(env, episodes, deterministic, record)
+            return self._run_episodes(env, episodes, deterministic, record, record_episodes, view_size)
 
-    def _run_episodes(self, env: gym.Env, episodes: int, deterministic: bool, record: list | None) -> np.ndarray:
+    def rollouts(self, episodes: int = 1, steps: int | None = None) -> list[list[np.ndarray]]:
+        """The model's view of `episodes` evaluation episodes (`slac.viz.model_rollouts` rows: ground
+        truth, posterior, prior given frame 1, prior only) over their first `steps` + 1 frames
+        (default 2 x seq_len: the model's training window and as far again open loop)."""
+        env = self.eval_env or self.env
+        steps = steps or 2 * self.config.seq_len
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(episode_seed(self.config.seed, 6, self.counters["env_steps"]))
+            sequences = [self._record_sequence(env, k, steps) for k in range(episodes)]
+            length = min(len(frames) for frames, _ in sequences)
+            return [model_rollouts(self.agent, frames[:length], actions[: length - 1]) for frames, actions in sequences]
+
+    def _record_sequence(self, env: gym.Env, episode: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frames (<= steps + 1) and actions of the stochastic policy in evaluation episode `episode`."""
+        policy = self.policy()
+        obs, _ = env.reset(seed=episode_seed(self.config.seed, 1, episode))
+        policy.start(obs)
+        frames, actions = [obs], []
+        for _ in range(steps):
+            action = policy.act()
+            obs, _, terminated, truncated, _ = env.step(action)
+            policy.observe(action, obs)
+            frames.append(obs)
+            actions.append(action)
+            if terminated or truncated:
+                break
+        return np.stack(frames), np.stack(actions)
+
+    def _run_episodes(self, env: gym.Env, episodes: int, deterministic: bool, record: list | None,
+                      record_episodes: int | None = None, view_size: int | None = None) -> np.ndarray:
         policy = self.policy()
         returns = []
         for k in range(episodes):
             obs, _ = env.reset(seed=episode_seed(self.config.seed, 1, k))
             policy.start(obs)
             total, done = 0.0, False
+            recording = record is not None and (record_episodes is None or k < record_episodes)
             while not done:
-                if record is not None:
-                    record.append(obs)
+                if recording:
+                    record.append(obs if view_size is None else side_by_side(obs, render_view(env, view_size)))
                 action = policy.act(deterministic)
                 obs, reward, terminated, truncated, _ = env.step(action)
                 policy.observe(action, obs)
@@ -275,8 +309,13 @@ class SLAC:
             c["last_eval_step"] = c["env_steps"]
             return
         start = time.perf_counter()
-        stochastic = self.evaluate(deterministic=False)
+        video: list | None = [] if self.config.eval_video else None
+        stochastic = self.evaluate(deterministic=False, record=video, record_episodes=1)
         deterministic = self.evaluate(deterministic=True)
+        if video:
+            write_video(self.run_dir / "videos" / f"eval_{c['env_steps']:09d}.mp4", video)
+        if self.config.log_rollouts:
+            self._logger.image("model/rollouts", rollout_grid(self.rollouts(1)), c["env_steps"])
         self.last_eval = {
             "return_stochastic": float(stochastic.mean()), "return_stochastic_std": float(stochastic.std()),
             "return_deterministic": float(deterministic.mean()), "return_deterministic_std": float(deterministic.std()),

@@ -86,6 +86,27 @@ def wrap_env(env: gym.Env, *, image_size: int = 64, action_repeat: int = 1) -> g
     return PixelObservation(ActionRepeat(env, action_repeat), image_size)
 
 
+def render_view(env: gym.Env, size: int) -> np.ndarray:
+    """The env's current scene as (size, size, 3) uint8, from the camera the agent sees through:
+    for videos that show the agent's 64x64 input beside a larger picture."""
+    target = env.unwrapped
+    if hasattr(target, "render_view"):  # slac's dm_control and toy envs
+        return target.render_view(size)
+    renderer = getattr(target, "mujoco_renderer", None)
+    if renderer is not None:  # Gymnasium MuJoCo: a second renderer of the same scene, made once
+        from gymnasium.envs.mujoco.mujoco_rendering import MujocoRenderer
+
+        views = target.__dict__.setdefault("_slac_views", {})
+        if size not in views:
+            views[size] = MujocoRenderer(target.model, target.data, renderer.default_cam_config, width=size,
+                                         height=size, camera_id=renderer.camera_id)
+        view = views[size]
+        if view.viewer is not None:  # another env's context may be current
+            view.viewer.make_context_current()
+        return view.render("rgb_array")
+    raise TaskError(f"{target} cannot render its scene at another size; record the agent's input alone")
+
+
 def _split(task: str) -> tuple[str, str]:
     if not isinstance(task, str) or "/" not in task:
         raise TaskError(f"task names look like 'suite/name' with suite in {SUITES}, got {task!r}; see `slac tasks`")

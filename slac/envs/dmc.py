@@ -71,5 +71,9 @@ class DMCEnv(gym.Env):
             return frame
         return self._physics.render(self.image_size, self.image_size, camera_id=self.camera_id)
 
+    def render_view(self, size: int) -> np.ndarray:
+        """The scene from the same camera at (size, size, 3), for videos beside the agent's input."""
+        return self._physics.render(size, size, camera_id=self.camera_id)
+
     def close(self) -> None:
         self._physics.free()

@@ -85,15 +85,21 @@ class PointMassReach(gym.Env):
         """The current frame as (S, S, 3) uint8, as Gymnasium's rgb_array mode."""
         return self._observation().transpose(1, 2, 0)
 
-    def _observation(self) -> np.ndarray:
-        image = np.empty((self.image_size, self.image_size, 3), dtype=np.uint8)
-        image[:] = BACKGROUND
-        image[self._disc(self._goal, 0.25)] = GOAL_COLOUR
-        image[self._disc(self._pos, 0.2)] = AGENT_COLOUR
-        return np.ascontiguousarray(image.transpose(2, 0, 1))
+    def render_view(self, size: int) -> np.ndarray:
+        """The scene at (size, size, 3), for videos beside the agent's 64x64 input."""
+        centres = (np.arange(size) + 0.5) / size * 2.0 - 1.0
+        ys, xs = np.meshgrid(-centres, centres, indexing="ij")
+        return self._draw(xs, ys)
 
-    def _disc(self, centre: np.ndarray, radius: float) -> np.ndarray:
-        return (self._xs - centre[0]) ** 2 + (self._ys - centre[1]) ** 2 <= radius**2
+    def _observation(self) -> np.ndarray:
+        return np.ascontiguousarray(self._draw(self._xs, self._ys).transpose(2, 0, 1))
+
+    def _draw(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        image = np.empty((*xs.shape, 3), dtype=np.uint8)
+        image[:] = BACKGROUND
+        image[(xs - self._goal[0]) ** 2 + (ys - self._goal[1]) ** 2 <= 0.25**2] = GOAL_COLOUR
+        image[(xs - self._pos[0]) ** 2 + (ys - self._pos[1]) ** 2 <= 0.2**2] = AGENT_COLOUR
+        return image
 
 
 TOY_TASKS: dict[str, dict[str, Any]] = {
