@@ -153,14 +153,20 @@ def cmd_reproduce(args) -> int:
 def cmd_plot(args) -> int:
     from pathlib import Path
 
-    from slac.plot import group_runs, plot_tasks
+    from slac.plot import group_runs, plot_tasks, seed_values, write_tables
 
     missing = [d for d in args.run_dirs if not (Path(d) / "eval.csv").is_file()]
     if missing:
         raise SlacError(f"not run directories (no eval.csv): {', '.join(missing)}")
-    out = plot_tasks(group_runs([Path(d) for d in args.run_dirs]), args.out, reference=args.reference == "paper",
-                     metric=args.metric)
-    print(f"plot: {out}")
+    groups = group_runs([Path(d) for d in args.run_dirs])
+    try:
+        seed_values(next(iter(next(iter(groups.values())).values())), args.metric)
+    except KeyError:
+        raise SlacError(f"unknown metric {args.metric!r}: eval.csv has return_stochastic, return_deterministic "
+                        "(aliases eval_return, eval_return_deterministic)") from None
+    out = plot_tasks(groups, args.out, reference=args.reference == "paper", metric=args.metric, interval=args.interval)
+    table = write_tables(groups, args.table or Path(args.out).with_suffix(".md"), metric=args.metric)
+    print(f"plot: {out}\ntable: {table}")
     return 0
 
 
@@ -247,8 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="learning curves of runs, mean +- std over seeds per task")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--reference", choices=["paper", "none"], default="paper")
-    p.add_argument("--metric", default="return_stochastic")
+    p.add_argument("--metric", default="eval_return",
+                   help="eval_return (stochastic policy, as the paper), eval_return_deterministic, or an eval.csv column")
+    p.add_argument("--interval", choices=["std", "bootstrap"], default="std",
+                   help="band: mean +- std over seeds, or a 95%% bootstrap interval of the mean")
     p.add_argument("--out", default="curves.png")
+    p.add_argument("--table", help="markdown table of final, 100K and 500K returns (default: OUT with .md)")
     p = sub.add_parser("bench", help="time the update and a training iteration at the paper's sizes (JSON last line)")
     p.add_argument("--preset", default="paper", help="network sizes: paper (default) or small")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: convolutions in bfloat16")

@@ -1,4 +1,9 @@
-"""Learning-curve plots from run directories (eval.csv)."""
+"""Learning curves and result tables from run directories (config.json + eval.csv).
+
+Runs are grouped by task and variant (the model and any ablation switch that is not the
+paper's); a panel per task shows each variant's mean over seeds with a std band or a 95%
+bootstrap interval, beside the authors' curve where the paper has one.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +13,81 @@ from pathlib import Path
 import numpy as np
 
 from slac.logging import read_csv
+from slac.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
+
+MILESTONES = (100_000, 500_000)
+# Switches that make a run a different variant when they differ from the paper's value.
+VARIANT_DEFAULTS = {"actor_input": "history", "critic_input": "latent", "augment": "none", "updates_per_step": 1,
+                    "precision": "fp32"}
+METRIC_ALIASES = {"eval_return": "return_stochastic", "eval_return_deterministic": "return_deterministic"}
+
+Groups = dict[str, dict[str, list[Path]]]  # task -> variant -> run directories
+
+
+def _config(run_dir: Path) -> dict:
+    path = Path(run_dir) / "config.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def variant_of(config: dict) -> str:
+    """'slac', or e.g. 'slac, actor_input=latent' / 'vae': the model and every non-paper switch."""
+    switches = [f"{k}={config[k]}" for k, default in VARIANT_DEFAULTS.items() if k in config and config[k] != default]
+    return ", ".join([config.get("model", "slac"), *switches])
+
+
+def group_runs(run_dirs: list[Path]) -> Groups:
+    """Runs grouped by task, then by variant, in the order given."""
+    groups: Groups = {}
+    for run_dir in run_dirs:
+        config = _config(run_dir)
+        groups.setdefault(config.get("task", "?"), {}).setdefault(variant_of(config), []).append(Path(run_dir))
+    return groups
+
+
+def seed_values(run_dirs: list[Path], metric: str = "return_stochastic") -> tuple[np.ndarray, np.ndarray]:
+    """Env steps every run evaluated at, and `metric` there: (steps,), (runs, steps)."""
+    metric = METRIC_ALIASES.get(metric, metric)
+    curves = [{int(r["env_step"]): float(r[metric]) for r in read_csv(Path(d) / "eval.csv")} for d in run_dirs]
+    steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    return np.array(steps, dtype=np.int64), np.array([[c[s] for s in steps] for c in curves]).reshape(len(curves), len(steps))
+
+
+def band(values: np.ndarray, interval: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over runs (axis 0) and a band: mean +- std, or a 95% percentile bootstrap interval of the mean."""
+    mean = values.mean(0)
+    if interval == "std":
+        return mean, mean - values.std(0), mean + values.std(0)
+    bounds = np.array([bootstrap_ci(values[:, j]) for j in range(values.shape[1])]).reshape(-1, 2)
+    return mean, bounds[:, 0], bounds[:, 1]
+
+
+def _paper(task: str, run_dirs: list[Path]) -> list[dict]:
+    from slac.errors import TaskError
+    from slac.reference import paper_curve
+
+    try:
+        return paper_curve(task, _config(run_dirs[0]).get("decoder_var"))
+    except TaskError:
+        return []
 
 
 def plot_run(run_dir: str | Path, out: str | Path, random_return: float | None = None) -> Path:
     """Evaluation return (stochastic and deterministic policy) against env steps for one run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     run_dir, out = Path(run_dir), Path(out)
     rows = read_csv(run_dir / "eval.csv")
     steps = [r["env_step"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for key, label in [("return_stochastic", "stochastic policy"), ("return_deterministic", "deterministic policy")]:
-        mean = [r[key] for r in rows]
-        std = [r[f"{key}_std"] for r in rows]
+        mean = np.array([r[key] for r in rows])
+        std = np.array([r[f"{key}_std"] for r in rows])
         ax.plot(steps, mean, marker="o", label=label)
-        ax.fill_between(steps, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)], alpha=0.2)
+        ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
     if random_return is not None:
         ax.axhline(random_return, color="grey", linestyle="--", label="random policy")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("evaluation return")
-    task = json.loads((run_dir / "config.json").read_text()).get("task", "") if (run_dir / "config.json").exists() else ""
-    ax.set_title(f"{task}  ({run_dir.name})", fontsize=9)
+    ax.set_title(f"{_config(run_dir).get('task', '')}  ({run_dir.name})", fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -40,48 +96,31 @@ def plot_run(run_dir: str | Path, out: str | Path, random_return: float | None =
     return out
 
 
-def seed_curves(run_dirs: list[Path], metric: str = "return_stochastic") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and std over runs of `metric` at the env steps every run evaluated."""
-    curves = [{int(r["env_step"]): float(r[metric]) for r in read_csv(Path(d) / "eval.csv")} for d in run_dirs]
-    steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
-    values = np.array([[c[s] for s in steps] for c in curves]).reshape(len(curves), len(steps))
-    return np.array(steps), values.mean(0), values.std(0)
-
-
-def plot_tasks(groups: dict[str, list[Path]], out: str | Path, reference: bool = True,
-               metric: str = "return_stochastic") -> Path:
-    """One panel per task: mean +- std over seeds, the authors' curve beside it where there is one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from slac.errors import TaskError
-    from slac.reference import paper_curve
-
+def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: str = "return_stochastic",
+               interval: str = "std") -> Path:
+    """One panel per task: each variant's mean over seeds with a band (`std` or `bootstrap`, 95%),
+    and the authors' curve (mean +- std over their 10 seeds) where there is one."""
+    plt = _pyplot()
     out = Path(out)
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.8), dpi=100, squeeze=False)
-    for ax, (task, run_dirs) in zip(axes[0], groups.items()):
-        steps, mean, std = seed_curves(run_dirs, metric)
-        ax.plot(steps, mean, label=f"slac (this code, {len(run_dirs)} seeds)")
-        ax.fill_between(steps, mean - std, mean + std, alpha=0.25)
-        if reference:
-            decoder_var = json.loads((Path(run_dirs[0]) / "config.json").read_text()).get("decoder_var")
-            try:
-                curve = paper_curve(task, decoder_var)
-            except TaskError:
-                curve = []
-            if curve:
-                x = np.array([r["env_step"] for r in curve])
-                m = np.array([r["return_mean"] for r in curve])
-                s = np.array([r["return_std"] for r in curve])
-                ax.plot(x, m, color="black", linestyle="--", label="paper (authors' runs)")
-                ax.fill_between(x, m - s, m + s, color="grey", alpha=0.2)
-                if len(steps):
-                    ax.set_xlim(0, max(steps.max(), 1) * 1.05)
+    for ax, (task, variants) in zip(axes[0], groups.items()):
+        last = 1
+        for variant, run_dirs in variants.items():
+            steps, values = seed_values(run_dirs, metric)
+            mean, low, high = band(values, interval)
+            ax.plot(steps, mean, label=f"{variant} ({len(run_dirs)} seeds)")
+            ax.fill_between(steps, low, high, alpha=0.25)
+            last = max(last, int(steps.max()) if len(steps) else 1)
+        curve = _paper(task, next(iter(variants.values()))) if reference else []
+        if curve:
+            x = np.array([r["env_step"] for r in curve])
+            m, s = np.array([r["return_mean"] for r in curve]), np.array([r["return_std"] for r in curve])
+            ax.plot(x, m, color="black", linestyle="--", label="paper (authors' runs)")
+            ax.fill_between(x, m - s, m + s, color="grey", alpha=0.2)
+            ax.set_xlim(0, last * 1.05)
         ax.set_title(task, fontsize=10)
         ax.set_xlabel("environment steps")
-        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_ylabel(METRIC_ALIASES.get(metric, metric).replace("_", " ") + (" (band: 95% CI)" if interval != "std" else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -90,11 +129,80 @@ def plot_tasks(groups: dict[str, list[Path]], out: str | Path, reference: bool =
     return out
 
 
-def group_runs(run_dirs: list[Path]) -> dict[str, list[Path]]:
-    """Runs grouped by task (and model when it is not the default), from their config.json."""
-    groups: dict[str, list[Path]] = {}
-    for run_dir in run_dirs:
-        config = json.loads((Path(run_dir) / "config.json").read_text())
-        key = config["task"] if config.get("model", "slac") == "slac" else f"{config['task']} [{config['model']}]"
-        groups.setdefault(key, []).append(Path(run_dir))
-    return groups
+def _at(steps: np.ndarray, target: int) -> int | None:
+    """Index of the last evaluation at or before `target`."""
+    before = np.nonzero(steps <= target)[0]
+    return int(before[-1]) if len(before) else None
+
+
+def _cell(values: np.ndarray, steps: np.ndarray, index: int | None, target: int | None = None) -> str:
+    if index is None:
+        return "-"
+    text = f"{values[:, index].mean():.1f} +- {values[:, index].std():.1f}"
+    return text if target is None or steps[index] == target else f"{text} [{steps[index]}]"
+
+
+def returns_table(groups: Groups, metric: str = "return_stochastic") -> str:
+    """Markdown: per task and variant, the final return and those at 100K and 500K env steps (mean +- std
+    over seeds; the last evaluation at or before the milestone, its step in brackets when earlier),
+    beside the paper's."""
+    head = ["task", "variant", "seeds", "final (env step)"]
+    for m in MILESTONES:
+        head += [f"ours @{m // 1000}K", f"paper @{m // 1000}K"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for task, variants in groups.items():
+        for variant, run_dirs in variants.items():
+            steps, values = seed_values(run_dirs, metric)
+            final = len(steps) - 1 if len(steps) else None
+            final_cell = "-" if final is None else f"{_cell(values, steps, final)} ({steps[final]})"
+            cells = [task, variant, str(len(run_dirs)), final_cell]
+            paper = {r["env_step"]: r for r in _paper(task, run_dirs)}
+            for m in MILESTONES:
+                cells.append(_cell(values, steps, _at(steps, m) if len(steps) and steps.max() >= m else None, m))
+                cells.append(f"{paper[m]['return_mean']:.1f} +- {paper[m]['return_std']:.1f}" if m in paper else "-")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def aggregate_table(groups: Groups, metric: str = "return_stochastic") -> str:
+    """Markdown: per variant, the interquartile mean of the final returns over all its runs and tasks,
+    with a 95% stratified bootstrap interval (rliable's definitions). Returns are divided by the
+    paper's mean at the same env step when every task has one (then 1.0 = the paper), else raw."""
+    variants = sorted({v for vs in groups.values() for v in vs})
+    lines = ["| variant | tasks | runs | scores | IQM | 95% CI |", "| --- | --- | --- | --- | --- | --- |"]
+    for variant in variants:
+        per_task = []
+        for task, vs in groups.items():
+            if variant not in vs:
+                continue
+            steps, values = seed_values(vs[variant], metric)
+            if not len(steps):
+                continue
+            paper = {r["env_step"]: r["return_mean"] for r in _paper(task, vs[variant])}
+            per_task.append((values[:, -1], paper.get(int(steps[-1]))))
+        if not per_task:
+            continue
+        normalised = all(p for _, p in per_task)
+        scores = [s / p if normalised else s for s, p in per_task]
+        low, high = stratified_bootstrap_ci(scores)
+        lines.append(f"| {variant} | {len(scores)} | {sum(len(s) for s in scores)} | "
+                     f"{'/ paper' if normalised else 'raw return'} | {iqm(np.concatenate(scores)):.3f} | "
+                     f"[{low:.3f}, {high:.3f}] |")
+    return "\n".join(lines)
+
+
+def write_tables(groups: Groups, out: str | Path, metric: str = "return_stochastic") -> Path:
+    """`returns_table` and `aggregate_table` in one markdown file."""
+    out = Path(out)
+    out.write_text(f"# Results ({METRIC_ALIASES.get(metric, metric)})\n\n" + returns_table(groups, metric)
+                   + "\n\n## Aggregate over tasks\n\n" + aggregate_table(groups, metric) + "\n")
+    return out
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -6,11 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from slac.errors import TaskError
-from slac.plot import plot_tasks, seed_curves
-from slac.reference import paper_curve
-
-MILESTONES = (100_000, 500_000)
+from slac.plot import aggregate_table, plot_tasks, returns_table
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -45,36 +41,15 @@ def reproduce(tasks: list[str], seeds: list[int], steps: int, out: str | Path, p
     return write_report(groups, out)
 
 
-def _at(steps, values, target: int) -> tuple[float, int] | None:
-    """The value at the last evaluation at or before `target`."""
-    chosen = [(v, s) for s, v in zip(steps, values) if s <= target]
-    return chosen[-1] if chosen else None
-
-
 def write_report(groups: dict[str, list[Path]], out: Path) -> Path:
+    """report.md (returns at 100K and 500K beside the paper's, and the aggregate) and curves.png."""
+    by_variant = {task: {"slac": run_dirs} for task, run_dirs in groups.items()}
+    figure = plot_tasks(by_variant, out / "curves.png")
     lines = ["# SLAC reproduction report", "",
              "Evaluation return of the stochastic policy, mean +- std over seeds, at the last evaluation at or",
              "before each milestone (its env step in brackets when earlier). Paper: the authors' runs (10 seeds).",
-             "", "| task | seeds | " + " | ".join(f"ours @{m // 1000}K | paper @{m // 1000}K" for m in MILESTONES) + " |",
-             "|" + " --- |" * (2 + 2 * len(MILESTONES))]
-    for task, run_dirs in groups.items():
-        steps, mean, std = seed_curves(run_dirs)
-        cells = []
-        for milestone in MILESTONES:
-            ours = _at(list(steps), list(zip(mean, std)), milestone)
-            cells.append("-" if ours is None else
-                         f"{ours[0][0]:.1f} +- {ours[0][1]:.1f}" + ("" if ours[1] == milestone else f" [{ours[1]}]"))
-            try:
-                paper = next((r for r in paper_curve(task) if r["env_step"] == milestone), None)
-            except TaskError:
-                paper = None
-            cells.append("-" if paper is None else f"{paper['return_mean']:.1f} +- {paper['return_std']:.1f}")
-        lines.append(f"| {task} | {len(run_dirs)} | " + " | ".join(cells) + " |")
-    figure = plot_tasks(groups, out / "curves.png")
-    lines += ["", f"![curves]({figure.name})", "", "Runs: " + ", ".join(str(d) for ds in groups.values() for d in ds)]
+             "", returns_table(by_variant), "", "## Aggregate over tasks", "", aggregate_table(by_variant),
+             "", f"![curves]({figure.name})", "", "Runs: " + ", ".join(str(d) for ds in groups.values() for d in ds)]
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
     return report
-
-
-

@@ -12,3 +12,23 @@ torch.set_num_threads(2)
 @pytest.fixture
 def tmp_run(tmp_path):
     return tmp_path / "run"
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """Three real 100-step toy/reach runs with tiny networks: seeds 0 and 1 of slac (with an
+    evaluation video each), and seed 0 of the latent-actor variant. Evaluations at 0, 50, 100."""
+    from helpers import TINY
+
+    from slac.cli import main
+
+    args = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
+    root = tmp_path_factory.mktemp("tiny_runs")
+    runs = []
+    for name, extra in [("s0", ["--seed", "0"]), ("s1", ["--seed", "1"]), ("latent-s0", ["--actor-input", "latent"])]:
+        run_dir = root / name
+        code = main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir", str(run_dir),
+                     "--no-progress", *args, "eval_video=true", *extra])
+        assert code == 0
+        runs.append(run_dir)
+    return runs

@@ -4,22 +4,16 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch
-from helpers import TINY, tiny_config
+from helpers import tiny_config
 
 from slac.cli import main
 from slac.logging import read_csv
 from slac.viz import LABEL_WIDTH, model_rollouts
 
-TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
 
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("viz") / "run"
-    code = main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir", str(run_dir),
-                 "--no-progress", *TINY_ARGS, "eval_video=true"])
-    assert code == 0
-    return run_dir
+@pytest.fixture
+def run_dir(tiny_runs):
+    return tiny_runs[0]
 
 
 def test_each_evaluation_writes_a_video_of_its_first_episode(run_dir):

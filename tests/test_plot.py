@@ -1,0 +1,52 @@
+"""slac plot: panels, bands, the returns table and the aggregate, checked against the runs' CSVs."""
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+from slac.cli import main
+from slac.logging import read_csv
+from slac.plot import group_runs, variant_of
+from slac.stats import iqm, stratified_bootstrap_ci
+
+
+def table_rows(path):
+    return [[c.strip() for c in line.strip("|").split("|")] for line in path.read_text().splitlines()
+            if line.startswith("| toy/") or line.startswith("| slac")]
+
+
+def test_runs_group_by_task_and_variant(tiny_runs):
+    groups = group_runs(tiny_runs)
+    assert list(groups) == ["toy/reach"]
+    assert groups["toy/reach"] == {"slac": tiny_runs[:2], "slac, actor_input=latent": tiny_runs[2:]}
+    assert variant_of({"model": "vae", "augment": "crop"}) == "vae, augment=crop"
+
+
+@pytest.mark.parametrize("interval", ["std", "bootstrap"])
+def test_plot_writes_one_panel_per_task_and_a_table_matching_the_csvs(tiny_runs, tmp_path, interval, capsys):
+    out = tmp_path / "curves.png"
+    assert main(["plot", *map(str, tiny_runs), "--interval", interval, "--out", str(out)]) == 0
+    assert imageio.imread(out).shape[:2] == (380, 500)  # one 5 x 3.8 inch panel at 100 dpi
+    rows = {r[1]: r for r in table_rows(tmp_path / "curves.md") if r[0] == "toy/reach"}
+    finals = [read_csv(d / "eval.csv")[-1]["return_stochastic"] for d in tiny_runs]
+    assert rows["slac"][2] == "2"
+    assert rows["slac"][3] == f"{np.mean(finals[:2]):.1f} +- {np.std(finals[:2]):.1f} (100)"
+    assert rows["slac, actor_input=latent"][3] == f"{finals[2]:.1f} +- 0.0 (100)"
+    assert rows["slac"][4] == "-" and rows["slac"][5] == "-"  # no 100K return yet, and no paper curve for toy tasks
+    aggregate = {r[0]: r for r in table_rows(tmp_path / "curves.md") if r[0].startswith("slac")}
+    assert aggregate["slac"][3] == "raw return" and aggregate["slac"][4] == f"{iqm(np.array(finals[:2])):.3f}"
+    assert "curves.md" in capsys.readouterr().out
+
+
+def test_plot_rejects_an_unknown_metric(tiny_runs, tmp_path, capsys):
+    assert main(["plot", str(tiny_runs[0]), "--metric", "eval_retrun", "--out", str(tmp_path / "x.png")]) == 2
+    assert "unknown metric" in capsys.readouterr().err
+
+
+def test_iqm_and_stratified_bootstrap_follow_rliable():
+    scores = np.arange(8.0)  # middle 50%: 2, 3, 4, 5
+    assert iqm(scores) == 3.5
+    low, high = stratified_bootstrap_ci([np.array([1.0, 1.0, 1.0]), np.array([5.0, 5.0])])
+    assert low == high == iqm(np.array([1, 1, 1, 5, 5.0]))  # no spread within tasks: no spread in the interval
+    low, high = stratified_bootstrap_ci([np.random.default_rng(0).normal(size=50)])
+    assert low < 0 < high and high - low < 1
