@@ -195,6 +195,27 @@ def torch_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def cmd_sweep(args) -> int:
+    from slac.config import parse_overrides
+    from slac.reproduce import parse_seeds
+    from slac.sweep import format_status, status, sweep
+
+    if args.status:
+        print(format_status(status(args.status)))
+        return 0
+    if not args.tasks:
+        raise SlacError("slac sweep needs --tasks A,B (or --status DIR)")
+    overrides = parse_overrides(args.set or [])
+    for flag, key in [("steps", "steps"), ("model", "model"), ("device", "device")]:
+        if getattr(args, flag) is not None:
+            overrides[key] = getattr(args, flag)
+    record = sweep(args.tasks.split(","), parse_seeds(args.seeds), args.out, preset=args.preset, overrides=overrides,
+                   address=args.address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                   max_retries=args.max_retries, echo=lambda text: print(text, file=sys.stderr))
+    print(format_status(status(args.out)))
+    return 0 if all(r["state"] == "done" for r in record["runs"].values()) else 1
+
+
 def cmd_tasks(args) -> int:
     from slac.envs import list_tasks
 
@@ -228,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
     p.add_argument("--device", default=None)
+    p = sub.add_parser("sweep", help="run tasks x seeds on Ray (local or a cluster); --status DIR shows progress")
+    p.add_argument("--tasks", help="comma-separated task names")
+    p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5")
+    p.add_argument("--steps", type=int, help="env steps per run")
+    p.add_argument("--model", help="latent model variant (default slac)")
+    p.add_argument("--preset", default=None)
+    p.add_argument("--device", default=None, help="default: cuda with --gpus-per-run, else cpu")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any Config field (repeatable)")
+    p.add_argument("--out", default="sweep", help="sweep directory: sweep.json and runs/ (shared storage on a cluster)")
+    p.add_argument("--address", help="an existing Ray cluster (e.g. auto or ray://host:10001); default: local Ray")
+    p.add_argument("--cpus-per-run", type=float, default=1)
+    p.add_argument("--gpus-per-run", type=float, default=0)
+    p.add_argument("--max-retries", type=int, default=3, help="restarts of a failed or preempted run (from its checkpoint)")
+    p.add_argument("--status", metavar="DIR", help="show the progress of the sweep in DIR and exit")
     p = sub.add_parser("visualize", help="the model's reconstructions and predictions for evaluation episodes")
     p.add_argument("run_dir")
     p.add_argument("--out", required=True, help="FILE.png (a grid of frames) or FILE.gif (an animation)")
@@ -275,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, "tasks": cmd_tasks,
             "presets": cmd_presets, "reproduce": cmd_reproduce, "plot": cmd_plot,
-            "bench": cmd_bench, "visualize": cmd_visualize}
+            "bench": cmd_bench, "visualize": cmd_visualize,
+            "sweep": cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

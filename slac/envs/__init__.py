@@ -107,6 +107,11 @@ def render_view(env: gym.Env, size: int) -> np.ndarray:
     raise TaskError(f"{target} cannot render its scene at another size; record the agent's input alone")
 
 
+def check_task(task: str) -> None:
+    """Raise TaskError (with the closest name) unless `task` names a task, without building it."""
+    _split(task)
+
+
 def _split(task: str) -> tuple[str, str]:
     if not isinstance(task, str) or "/" not in task:
         raise TaskError(f"task names look like 'suite/name' with suite in {SUITES}, got {task!r}; see `slac tasks`")
