@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from slac import faults
+from slac.errors import NumericalError
 from slac.models import LatentModel, build_model
 from slac.nets import Critic, TanhGaussianActor
 from slac.replay import SequenceBatch
@@ -105,6 +107,16 @@ def alpha_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entropy: fl
     policy's entropy is below the target and falls when above."""
     loss = (log_alpha * (-log_pi.detach() - target_entropy)).mean()
     return {"alpha_loss": loss}
+
+
+def check_finite(terms: dict[str, torch.Tensor], update: int) -> None:
+    """Raise NumericalError naming every NaN or infinite term, before any optimiser steps (one
+    device-to-host sync per update)."""
+    names = list(terms)
+    finite = torch.isfinite(torch.stack([terms[n].detach().float() for n in names])).cpu()
+    if not bool(finite.all()):
+        bad = ", ".join(f"{n}={float(terms[n]):.4g}" for n, ok in zip(names, finite.tolist()) if not ok)
+        raise NumericalError(f"non-finite loss at update {update}: {bad}; no weights were changed by it")
 
 
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
@@ -212,11 +224,13 @@ class SLACAgent(nn.Module):
         """One update (the authors' `_train`): all losses at the same parameters, then each
         optimiser steps on the gradient of its own loss, then the soft target update."""
         terms = self.compute_losses(batch, model_only=model_only)
+        check_finite(terms, self.model_version)
         for loss_name, module, _ in self._loss_groups(model_only):
             params = [self.log_alpha] if module is None else [p for p in module.parameters()]
             grads = torch.autograd.grad(terms[loss_name], params, allow_unused=True)
             for param, grad in zip(params, grads):
                 param.grad = grad
+        faults.inject("update")
         for _, _, opt_name in self._loss_groups(model_only):
             self.optimizers[opt_name].step()
         self.model_version += 1

@@ -1,14 +1,19 @@
 """Atomic checkpoint writing and safe loading: tensors and plain data only, never pickled code.
 
-A checkpoint is one `torch.save` file holding {"format", "version", "meta" (a JSON string),
-"state" (nested dicts of tensors and numbers)}. It is written to a temporary file, flushed to
-disk, then renamed over the target, so a crash while saving leaves the previous checkpoint
-intact. Loading uses `torch.load(weights_only=True)`, whose unpickler refuses any object that
-is not a tensor or plain container: a crafted file cannot run code.
+A checkpoint (format version 2) is one `torch.save` file holding {"format", "version", "sha256",
+"payload"}: the payload is the bytes of an inner `torch.save` of {"meta" (a JSON string), "state"
+(nested dicts of tensors and numbers)}, and "sha256" its checksum, so any flipped or missing
+byte is detected. It is written to a temporary file, flushed to disk, then renamed over the
+target: a crash or a full disk while saving leaves the previous checkpoint intact. Loading uses
+`torch.load(weights_only=True)` for both layers, whose unpickler refuses any object that is not
+a tensor or plain container: a crafted file cannot run code.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import json
 import os
 import re
@@ -17,24 +22,43 @@ from typing import Any
 
 import torch
 
+from slac import faults
 from slac.errors import CheckpointError
 
 FORMAT = "slac-checkpoint"
-VERSION = 1
+VERSION = 2
 NAME = re.compile(r"^step_(\d+)\.pt$")
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Write atomically: temp file in the same folder, fsync, rename, fsync the folder."""
+    """Write atomically: temp file in the same folder, fsync, rename, fsync the folder. A failed
+    write (e.g. a full disk) removes the temp file and raises CheckpointError; older checkpoints
+    are untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    payload = {"format": FORMAT, "version": VERSION, "meta": json.dumps(meta), "state": state}
-    with open(tmp, "wb") as handle:
-        torch.save(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    inner = io.BytesIO()
+    torch.save({"meta": json.dumps(meta), "state": state}, inner)
+    payload = inner.getbuffer()
+    outer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(payload).hexdigest(),
+                "payload": torch.frombuffer(payload, dtype=torch.uint8)}, outer)
+    data = outer.getbuffer()
+    try:
+        with open(tmp, "wb") as handle:
+            half = len(data) // 2
+            handle.write(data[:half])
+            faults.inject("checkpoint_write")
+            handle.write(data[half:])
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        what = "no space left on the device" if error.errno == errno.ENOSPC else error.strerror or str(error)
+        previous = [p for p in list_checkpoints(path.parent.parent) if p != path]
+        kept = f"the last good checkpoint {previous[-1]} is intact" if previous else "no earlier checkpoint exists"
+        raise CheckpointError(f"{path}: could not write the checkpoint ({what}, {len(data) / 2**20:.0f} MB); {kept}") from None
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
@@ -49,18 +73,22 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # zip, unpickling and storage errors all mean the same to a user
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if "Unsupported global" in str(error) or "weights_only" in str(error):
-            reason = "it contains pickled Python objects (code), which slac never loads"
-        raise CheckpointError(f"{path}: not a readable slac checkpoint (truncated or corrupt?): {reason}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    outer = _safe_load(path, path, map_location="cpu")
+    if not isinstance(outer, dict) or outer.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a slac checkpoint (no '{FORMAT}' header)")
-    if payload.get("version") != VERSION:
+    if outer.get("version") == 1:  # the first format: no checksum, meta and state at the top
+        payload = outer
+    elif outer.get("version") == VERSION:
+        data = outer.get("payload")
+        if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8:
+            raise CheckpointError(f"{path}: checkpoint payload is missing or damaged")
+        raw = data.numpy().tobytes()
+        if hashlib.sha256(raw).hexdigest() != outer.get("sha256"):
+            raise CheckpointError(f"{path}: checksum mismatch: the file is corrupt (sha256 differs from the one written)")
+        payload = _safe_load(io.BytesIO(raw), path, map_location=map_location)
+    else:
         raise CheckpointError(
-            f"{path}: checkpoint format version {payload.get('version')}, this slac reads version {VERSION}"
+            f"{path}: checkpoint format version {outer.get('version')}, this slac reads versions 1 and {VERSION}"
         )
     try:
         meta = json.loads(payload["meta"])
@@ -68,6 +96,36 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except (KeyError, TypeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path}: checkpoint metadata is damaged ({error})") from None
     return state, meta
+
+
+def _safe_load(source, path: Path, map_location) -> Any:
+    """torch.load with weights_only=True; every failure becomes a one-line CheckpointError."""
+    try:
+        return torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as error:  # zip, unpickling and storage errors all mean the same to a user
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "Unsupported global" in str(error) or "weights_only" in str(error):
+            reason = "it contains pickled Python objects (code), which slac never loads"
+        raise CheckpointError(f"{path}: not a readable slac checkpoint (truncated or corrupt?): {reason}") from None
+
+
+def latest_good_checkpoint(run_dir: str | Path, map_location: str | torch.device = "cpu",
+                           warn=None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The newest checkpoint of a run that loads, with its (state, meta). Damaged newer ones are
+    reported through `warn(message)` and skipped; if none loads, CheckpointError lists why."""
+    problems = []
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            state, meta = load_checkpoint(path, map_location)
+        except CheckpointError as error:
+            problems.append(str(error))
+            continue
+        if problems and warn is not None:
+            warn(f"skipped damaged checkpoint(s): {'; '.join(problems)}; using {path}")
+        return path, state, meta
+    if not problems:
+        raise CheckpointError(f"{run_dir}: no checkpoints in {Path(run_dir) / 'checkpoints'}")
+    raise CheckpointError(f"{run_dir}: no checkpoint loads: {'; '.join(problems)}")
 
 
 def checkpoint_path(run_dir: str | Path, env_step: int) -> Path:

@@ -22,3 +22,7 @@ class ConfigError(SlacError, ValueError):
 
 class CheckpointError(SlacError, RuntimeError):
     """A checkpoint that is missing, truncated, corrupt, foreign or of another version."""
+
+
+class NumericalError(SlacError):
+    """A loss became NaN or infinite: training stops before the bad gradient reaches the weights."""

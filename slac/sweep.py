@@ -130,7 +130,8 @@ def status(out: str | Path) -> list[dict]:
         evals = read_csv(Path(run["run_dir"]) / "eval.csv") if (Path(run["run_dir"]) / "eval.csv").is_file() else []
         log = Path(run["run_dir"]) / WORKER_LOG
         attempts = len(log.read_text().splitlines()) if log.is_file() else 0
-        rows.append({"name": name, "state": run["state"], "env_steps": int(evals[-1]["env_step"]) if evals else 0,
+        state = "queued" if run["state"] == "running" and attempts == 0 else run["state"]
+        rows.append({"name": name, "state": state, "env_steps": int(evals[-1]["env_step"]) if evals else 0,
                      "steps": run["steps"], "return": evals[-1]["return_stochastic"] if evals else None,
                      "attempts": attempts, "error": run.get("error")})
     return rows

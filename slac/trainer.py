@@ -22,17 +22,19 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from slac import faults
 from slac.agent import HistoryPolicy, SLACAgent
 from slac.checkpoint import (
     checkpoint_path,
-    latest_checkpoint,
+    latest_good_checkpoint,
+    list_checkpoints,
     load_checkpoint,
     prune_checkpoints,
     save_checkpoint,
 )
 from slac.config import Config
 from slac.envs import make_env, render_view, wrap_env
-from slac.errors import CheckpointError, ConfigError, TaskError
+from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError, TaskError
 from slac.logging import RunLogger
 from slac.replay import SequenceReplay
 from slac.viz import model_rollouts, rollout_grid, side_by_side, write_video
@@ -55,6 +57,16 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device={name} was requested but this PyTorch has no CUDA device; use --device cpu or auto")
     return torch.device(name)
+
+
+def _parameter_bytes(module: torch.nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in module.parameters())
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, stacklevel=3)
 
 
 def episode_seed(seed: int, stream: int, index: int) -> int:
@@ -215,6 +227,7 @@ class SLAC:
         config, c = self.config, self.counters
         total = config.steps if total_env_steps is None else int(total_env_steps)
         self._warn_memory()
+        self._check_disk()
         self._logger = self._logger or self._open_run(resume_step=None)
         bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
                    disable=not progress, desc=config.task, mininterval=_bar_interval())
@@ -256,6 +269,10 @@ class SLAC:
             if not self._stop and (c["env_steps"] >= c["next_eval"] or finished):
                 self._evaluate_and_log(bar)
             self.save()
+        except NumericalError as error:  # stop before the bad step is taken; nothing more is written
+            saved = list_checkpoints(self.run_dir)
+            raise NumericalError(f"{error} (env step {c['env_steps']}); training stopped, the last good checkpoint is "
+                                 f"{saved[-1] if saved else 'none (no checkpoint was written yet)'}") from None
         finally:
             bar.close()
             self._restore_signal_handler(previous_handler)
@@ -271,6 +288,7 @@ class SLAC:
 
     def _env_step(self, action: np.ndarray) -> tuple[bool, int]:
         c = self.counters
+        faults.inject("env_step")
         obs, reward, terminated, truncated, info = self.env.step(action)
         inner = int(info.get("env_steps", 1))
         c["env_steps"] += inner
@@ -347,6 +365,28 @@ class SLAC:
             postfix["env_steps/s"] = f"{rate:.1f}"
         return postfix
 
+    def _check_disk(self) -> None:
+        """Before any work: the run directory can be written and its disk holds the checkpoints
+        (each about the size of the replay buffer; `keep_checkpoints` of them plus one being written)."""
+        import shutil
+
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.run_dir / ".write_test"
+            probe.write_bytes(b"slac")
+            probe.unlink()
+        except OSError as error:
+            raise SlacError(f"run directory {self.run_dir} is not writable: {error.strerror or error}") from None
+        need = (self.config.keep_checkpoints + 1) * (self.replay.nbytes + _parameter_bytes(self.agent) * 3)
+        existing = sum(p.stat().st_size for p in list_checkpoints(self.run_dir))
+        free = shutil.disk_usage(self.run_dir).free
+        if free + existing < need:
+            raise SlacError(
+                f"{self.run_dir}: checkpoints need about {need / 2**30:.2f} GiB ({self.config.keep_checkpoints} kept + 1 "
+                f"being written, each holding the {self.replay.nbytes / 2**30:.2f} GiB replay buffer) but the disk has "
+                f"{free / 2**30:.2f} GiB free; free space, or lower replay_capacity or keep_checkpoints"
+            )
+
     def _warn_memory(self) -> None:
         need = self.replay.nbytes
         try:
@@ -395,7 +435,7 @@ class SLAC:
         in_episode_state = unwrapped.get_state() if self.counters["in_episode"] and hasattr(unwrapped, "get_state") else None
         meta = {
             "config": self.config.to_dict(), "counters": dict(self.counters), "last_eval": self.last_eval,
-            "model_version": self.agent.model_version,
+            "model_version": self.agent.model_version, "action_dim": self.action_dim,
             "numpy_rng": self.rng.bit_generator.state, "replay_rng": self.replay.rng.bit_generator.state,
             "env_state": in_episode_state,
         }
@@ -411,6 +451,10 @@ class SLAC:
         return target
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:
+        saved_dim = meta.get("action_dim")
+        if saved_dim is not None and saved_dim != self.action_dim:
+            raise CheckpointError(f"the checkpoint's agent acts with {saved_dim}-dimensional actions; this run's env "
+                                  f"({self.config.task}) has {self.action_dim}")
         try:
             self.agent.load_state_dict(tensors["agent"])
             for name, opt in self.agent.optimizers.items():
@@ -423,7 +467,8 @@ class SLAC:
                 torch.cuda.set_rng_state(tensors["cuda_rng"], self.device)
             self.rng.bit_generator.state = meta["numpy_rng"]
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
-            raise CheckpointError(f"checkpoint does not match this run's networks or buffer: {error}") from None
+            detail = " ".join(line.strip() for line in str(error).splitlines()[:2])
+            raise CheckpointError(f"checkpoint does not match this run's networks or buffer: {detail}") from None
         self.counters.update(meta["counters"])
         self.last_eval = meta.get("last_eval", {})
         self.agent.model_version = int(meta.get("model_version", 0))
@@ -447,9 +492,11 @@ class SLAC:
              replay: bool = True, **overrides: Any) -> SLAC:
         """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config (e.g. steps)."""
         run_dir = Path(run_dir)
-        path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
         map_location = resolve_device(device or "auto") if device else "cpu"
-        tensors, meta = load_checkpoint(path, map_location=map_location)
+        if checkpoint:
+            tensors, meta = load_checkpoint(checkpoint, map_location=map_location)
+        else:  # the newest checkpoint that loads; damaged newer ones are named and skipped
+            _, tensors, meta = latest_good_checkpoint(run_dir, map_location, warn=_warn)
         overrides.pop("run_dir", None)  # a run continues in its own directory
         values = {**meta["config"], **overrides, "run_dir": str(run_dir)}
         if device:
