@@ -148,6 +148,15 @@ def latest_checkpoint(run_dir: str | Path) -> Path:
     return checkpoints[-1]
 
 
+def remove_partial_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Delete temp files a killed process left half-written; returns what was removed."""
+    folder = Path(run_dir) / "checkpoints"
+    partial = list(folder.glob(".step_*.pt.tmp")) if folder.is_dir() else []
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
+
+
 def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
     """Delete all but the newest `keep` checkpoints."""
     for path in list_checkpoints(run_dir)[:-keep]:

@@ -30,6 +30,7 @@ from slac.checkpoint import (
     list_checkpoints,
     load_checkpoint,
     prune_checkpoints,
+    remove_partial_checkpoints,
     save_checkpoint,
 )
 from slac.config import Config
@@ -228,6 +229,7 @@ class SLAC:
         total = config.steps if total_env_steps is None else int(total_env_steps)
         self._warn_memory()
         self._check_disk()
+        remove_partial_checkpoints(self.run_dir)
         self._logger = self._logger or self._open_run(resume_step=None)
         bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
                    disable=not progress, desc=config.task, mininterval=_bar_interval())

@@ -1,0 +1,203 @@
+"""Fault injection: killed runs resume exactly, damaged checkpoints and full disks are handled, NaNs stop
+training cleanly, and bad input is refused before any work starts."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import gymnasium as gym
+import pytest
+import torch
+from helpers import TINY
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slac.checkpoint import list_checkpoints, load_checkpoint
+from slac.config import Config, parse_overrides
+from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError
+from slac.logging import read_csv
+from slac.trainer import SLAC
+
+TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
+VOLATILE = {"steps_per_s", "wall_time_s"}
+
+
+def rows(path):
+    return [{k: v for k, v in row.items() if k not in VOLATILE} for row in read_csv(path)]
+
+
+def train(run_dir, fault=None, resume=False, steps=200, wait=True):
+    env = {k: v for k, v in os.environ.items() if k != "SLAC_FAULT"}
+    if fault:
+        env["SLAC_FAULT"] = fault
+    args = ["--resume", str(run_dir)] if resume else ["--task", "toy/reach", "--steps", str(steps), "--device", "cpu",
+                                                       "--run-dir", str(run_dir), *TINY_ARGS]
+    argv = [sys.executable, "-m", "slac.cli", "train", "--no-progress", *args]
+    if not wait:
+        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("reliability") / "uninterrupted"
+    result = train(run_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run_dir
+
+
+# Checkpoints of this run: after pretraining (env step 30), then at episode ends 100, 150, 200.
+@pytest.mark.parametrize("fault", ["env_step:170", "update:100", "checkpoint_write:3"],
+                         ids=["during-collection", "during-an-update", "while-writing-a-checkpoint"])
+def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uninterrupted, tmp_path, fault):
+    run_dir = tmp_path / "run"
+    killed = train(run_dir, fault=fault)
+    assert killed.returncode == -signal.SIGKILL
+    survivors = list_checkpoints(run_dir)
+    assert survivors and all(load_checkpoint(p) for p in survivors)  # every complete checkpoint loads
+    resumed = train(run_dir, resume=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert rows(run_dir / "eval.csv") == rows(uninterrupted / "eval.csv")
+    assert rows(run_dir / "metrics.csv") == rows(uninterrupted / "metrics.csv")
+    assert not list((run_dir / "checkpoints").glob("*.tmp"))
+
+
+def test_sigterm_writes_a_final_checkpoint_and_the_run_continues(tmp_path):
+    run_dir = tmp_path / "run"
+    process = train(run_dir, steps=100_000, wait=False)
+    deadline = time.monotonic() + 120
+    while not (run_dir / "metrics.csv").is_file() or len(read_csv(run_dir / "metrics.csv")) < 2:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "--resume" in stderr
+    final = list_checkpoints(run_dir)[-1]
+    _, meta = load_checkpoint(final)
+    assert final.name == f"step_{meta['counters']['env_steps']:09d}.pt"  # written at the step it stopped
+    assert meta["counters"]["updates"] > 0
+
+
+def test_a_corrupted_newest_checkpoint_is_named_and_the_previous_one_is_used(tmp_path):
+    run = SLAC(run_dir=tmp_path / "r", **{**TINY, "checkpoint_interval": 40, "keep_checkpoints": 2}).learn(130, progress=False)
+    older, newest = list_checkpoints(run.run_dir)
+    data = bytearray(newest.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit pattern in the middle of the payload
+    newest.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=rf"{newest.name}: (checksum mismatch|not a readable)"):
+        load_checkpoint(newest)
+    with pytest.warns(UserWarning, match=rf"skipped damaged checkpoint.*{newest.name}.*using .*{older.name}"):
+        resumed = SLAC.load(run.run_dir)
+    assert f"step_{resumed.counters['env_steps']:09d}.pt" == older.name
+
+
+def test_a_full_disk_while_checkpointing_stops_cleanly_with_the_last_checkpoint_intact(tmp_path, monkeypatch):
+    run = SLAC(run_dir=tmp_path / "r", **TINY)
+    run.learn(100, progress=False)
+    good = list_checkpoints(run.run_dir)[-1]
+
+    def disk_full(point):
+        if point == "checkpoint_write":
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("slac.checkpoint.faults.inject", disk_full)
+    with pytest.raises(CheckpointError, match=rf"no space left on the device.*last good checkpoint .*{good.name} is intact"):
+        run.learn(200, progress=False)
+    assert list_checkpoints(run.run_dir)[-1] == good and not list((run.run_dir / "checkpoints").glob("*.tmp"))
+    load_checkpoint(good)
+
+
+def test_too_little_disk_or_an_unwritable_run_directory_is_refused_before_any_work(tmp_path, monkeypatch):
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1_000_000))
+    run = SLAC(run_dir=tmp_path / "r", **TINY)
+    with pytest.raises(SlacError, match=r"checkpoints need about .* GiB .* free"):
+        run.learn(100, progress=False)
+    assert run.counters["env_steps"] == 0 and not (tmp_path / "r" / "metrics.csv").exists()
+    monkeypatch.undo()
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(SlacError, match="is not writable"):
+        SLAC(run_dir=tmp_path / "file" / "run", **TINY).learn(100, progress=False)
+
+
+class NaNRewardAfter(gym.Wrapper):
+    def __init__(self, env, step):
+        super().__init__(env)
+        self.steps, self.bad_step = 0, step
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        return obs, float("nan") if self.steps == self.bad_step else reward, terminated, truncated, info
+
+
+def test_a_nan_loss_stops_training_naming_the_term_and_step_without_writing_nan_weights(tmp_path):
+    from slac.envs import make_env
+
+    config = Config.from_dict({**TINY, "checkpoint_interval": 40})
+    run = SLAC(NaNRewardAfter(make_env("toy/reach"), 120), config, run_dir=tmp_path / "r",
+               eval_env=make_env("toy/reach"))
+    with pytest.raises(NumericalError, match=r"non-finite loss at update \d+: .*model_loss=nan.*reward_ll=nan.*env step"):
+        run.learn(300, progress=False)
+    for path in list_checkpoints(run.run_dir):  # every checkpoint predates the NaN and holds finite weights
+        state, meta = load_checkpoint(path)
+        assert meta["counters"]["env_steps"] < 120 + 50
+        assert all(torch.isfinite(t).all() for t in state["agent"].values() if t.is_floating_point())
+
+
+def test_a_checkpoint_for_another_action_space_is_refused(tmp_path):
+    SLAC(run_dir=tmp_path / "r", **TINY).learn(60, progress=False)
+    with pytest.raises(CheckpointError, match="2-dimensional actions; this run's env .* has 1"):
+        SLAC.load(tmp_path / "r", task="dmc/cartpole-swingup")
+
+
+def test_a_code_payload_inside_a_valid_checksummed_checkpoint_never_runs(tmp_path):
+    import hashlib
+    import io
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    inner = io.BytesIO()
+    torch.save({"meta": "{}", "state": {"x": Exploit()}}, inner)
+    payload = inner.getvalue()
+    torch.save({"format": "slac-checkpoint", "version": 2, "sha256": hashlib.sha256(payload).hexdigest(),
+                "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="pickled Python objects"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def test_a_config_file_with_a_code_tag_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    (tmp_path / "evil.yaml").write_text(f"seed: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(ConfigError, match="evil.yaml"):
+        Config.build(file=tmp_path / "evil.yaml")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"seq_len": 0}, "seq_len must be > 0"), ({"ac_batch": -1}, "ac_batch must be > 0"),
+    ({"image_size": 84}, "image_size 84 is not supported"), ({"precision": "fp16"}, "precision must be"),
+    ({"encode_chunk": -3}, "encode_chunk must be >= 0"),
+])
+def test_out_of_range_values_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        Config.build(task="toy/reach", overrides=overrides)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=24), max_size=4))
+def test_any_command_line_override_either_builds_or_raises_config_error(texts):
+    try:
+        Config.build(task="toy/reach", overrides=parse_overrides(texts))
+    except ConfigError:
+        pass
