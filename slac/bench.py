@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -122,6 +123,8 @@ def run_benchmark(config: Config, device: torch.device, repeats: int = 5, action
 
     act_update_s = timed(act_after_update, 20, device)
     act_s = timed(act_cached, 20, device)
+    run.close()
+    shutil.rmtree(run.run_dir, ignore_errors=True)
     return {
         "benchmark": "update", "device": str(device), "dtype": "bfloat16" if config.precision == "bf16" else "float32",
         "precision": config.precision, "threads": torch.get_num_threads(), "torch": torch.__version__,
