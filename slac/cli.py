@@ -24,6 +24,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--updates-per-step", type=int, help="gradient updates per agent step (paper: 1; ablation 2, 4)")
     p.add_argument("--decoder-var", type=float, help="variance of p(x|z) (default 0.1; task presets differ)")
     p.add_argument("--augment", choices=["none", "crop"], help="random-crop augmentation (appendix D; default none)")
+    p.add_argument("--eval-video", action="store_true", default=None,
+                   help="write videos/eval_<env step>.mp4 of the first episode of each evaluation")
     p.add_argument("--preset", help="named preset: paper, small, quickstart (`slac presets`)")
     p.add_argument("--config", help="YAML or JSON file of config keys")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
@@ -38,7 +40,8 @@ def _overrides(args) -> dict:
     for flag, key in [("seed", "seed"), ("steps", "steps"), ("device", "device"), ("run_dir", "run_dir"),
                       ("init_steps", "init_steps"), ("pretrain_steps", "pretrain_steps"), ("model", "model"),
                       ("actor_input", "actor_input"), ("critic_input", "critic_input"),
-                      ("updates_per_step", "updates_per_step"), ("decoder_var", "decoder_var"), ("augment", "augment")]:
+                      ("updates_per_step", "updates_per_step"), ("decoder_var", "decoder_var"), ("augment", "augment"),
+                      ("eval_video", "eval_video")]:
         if getattr(args, flag) is not None:
             values[key] = getattr(args, flag)
     return values

@@ -28,7 +28,7 @@ def tiny_runs(tmp_path_factory):
     for name, extra in [("s0", ["--seed", "0"]), ("s1", ["--seed", "1"]), ("latent-s0", ["--actor-input", "latent"])]:
         run_dir = root / name
         code = main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir", str(run_dir),
-                     "--no-progress", *args, "eval_video=true", *extra])
+                     "--no-progress", "--eval-video", *args, *extra])
         assert code == 0
         runs.append(run_dir)
     return runs
