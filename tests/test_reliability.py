@@ -29,7 +29,7 @@ def rows(path):
     return [{k: v for k, v in row.items() if k not in VOLATILE} for row in read_csv(path)]
 
 
-def train(run_dir, fault=None, resume=False, steps=200, wait=True):
+def train(run_dir, fault=None, resume=False, steps=160, wait=True):
     env = {k: v for k, v in os.environ.items() if k != "SLAC_FAULT"}
     if fault:
         env["SLAC_FAULT"] = fault
@@ -49,8 +49,8 @@ def uninterrupted(tmp_path_factory):
     return run_dir
 
 
-# Checkpoints of this run: after pretraining (env step 30), then at episode ends 100, 150, 200.
-@pytest.mark.parametrize("fault", ["env_step:170", "update:100", "checkpoint_write:3"],
+# Checkpoints of this run: after pretraining (env step 30), then at episode ends 100 and 150, and at 160.
+@pytest.mark.parametrize("fault", ["env_step:140", "update:90", "checkpoint_write:3"],
                          ids=["during-collection", "during-an-update", "while-writing-a-checkpoint"])
 def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uninterrupted, tmp_path, fault):
     run_dir = tmp_path / "run"

@@ -32,7 +32,7 @@ def test_two_run_sweep_completes_and_a_killed_run_resumes_from_its_checkpoint(tm
     out = tmp_path / "sweep"
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
     sweep = subprocess.Popen(
-        [sys.executable, "-m", "slac.cli", "sweep", "--tasks", "toy/reach", "--seeds", "0-1", "--steps", "400",
+        [sys.executable, "-m", "slac.cli", "sweep", "--tasks", "toy/reach", "--seeds", "0-1", "--steps", "300",
          "--out", str(out), "--max-retries", "2", *SETTINGS],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
@@ -48,7 +48,7 @@ def test_two_run_sweep_completes_and_a_killed_run_resumes_from_its_checkpoint(tm
     assert sweep.returncode == 0, stderr[-2000:]
     for seed in (0, 1):
         evals = read_csv(out / "runs" / f"toy_reach-slac-s{seed}" / "eval.csv")
-        assert [int(r["env_step"]) for r in evals] == list(range(0, 401, 50))
+        assert [int(r["env_step"]) for r in evals] == list(range(0, 301, 50))
     attempts = [json.loads(line) for line in (victim / "sweep_worker.jsonl").read_text().splitlines()]
     assert len(attempts) == 2 and attempts[1]["resumed_from"] > 0  # Ray retried it, from its checkpoint
     assert attempts[1]["pid"] != worker["pid"]
@@ -57,7 +57,7 @@ def test_two_run_sweep_completes_and_a_killed_run_resumes_from_its_checkpoint(tm
     capsys.readouterr()
     assert main(["sweep", "--status", str(out)]) == 0
     status = capsys.readouterr().out
-    assert "toy_reach-slac-s0" in status and "400/400 (100%)" in status and "2/2 runs done" in status
+    assert "toy_reach-slac-s0" in status and "300/300 (100%)" in status and "2/2 runs done" in status
 
 
 def test_sweep_errors_are_one_line(tmp_path, capsys):
