@@ -181,8 +181,10 @@ def cmd_bench(args) -> int:
     overrides = parse_overrides(args.overrides)
     overrides.update({"precision": args.precision, "device": args.device})
     if args.threads:
+        import torch
+
         overrides["threads"] = args.threads
-        torch_threads(args.threads)
+        torch.set_num_threads(args.threads)  # the update timings build the agent without a trainer
     config = Config.build(preset=args.preset, overrides=overrides)
     result = run_benchmark(config, resolve_device(config.device), repeats=args.repeats, action_dim=args.action_dim)
     if not args.json:
@@ -190,12 +192,6 @@ def cmd_bench(args) -> int:
             print(f"{key:24s} {value}", file=sys.stderr)
     print(json.dumps(result))
     return 0
-
-
-def torch_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def cmd_sweep(args) -> int:
