@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from slac import faults
 from slac.errors import NumericalError
 from slac.models import LatentModel, build_model
-from slac.nets import Critic, TanhGaussianActor
+from slac.nets import Critic, TanhGaussianActor, authors_init
 from slac.replay import SequenceBatch
 
 
@@ -139,6 +139,8 @@ class SLACAgent(nn.Module):
         self.actor = TanhGaussianActor(input_dims[config.actor_input], action_dim, config.ac_hidden_dim,
                                        config.log_std_min, config.log_std_max)
         self.critic = TwinCritic(input_dims[config.critic_input], action_dim, config.ac_hidden_dim)
+        for network in (self.model, self.actor, self.critic):  # every layer initialised the authors' way
+            network.apply(authors_init)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
         self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy

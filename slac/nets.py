@@ -23,6 +23,15 @@ def mlp(in_dim: int, out_dim: int, hidden: int, activation: type[nn.Module] = nn
     return nn.Sequential(*modules)
 
 
+def authors_init(module: nn.Module) -> None:
+    """The authors' initialisation (Keras defaults, as the popular port): Glorot-uniform weights and
+    zero biases for every dense, conv and transposed-conv layer. Use as `network.apply(authors_init)`."""
+    if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
 def _leaky(inplace: bool = False) -> nn.LeakyReLU:
     return nn.LeakyReLU(LEAKY_SLOPE, inplace=inplace)
 

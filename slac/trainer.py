@@ -1,7 +1,7 @@
 """`SLAC`: the training loop of Algorithm 1 and everything a run owns (env, replay, agent, logs,
 checkpoints), in the Gymnasium / Stable-Baselines3 way: `SLAC(env).learn(total_env_steps)`.
 
-The loop: collect `init_steps` agent steps with uniform random actions, pretrain the model for
+The loop: collect `init_steps` env steps with uniform random actions, pretrain the model for
 `pretrain_steps` updates, then per iteration one env step with the policy and `updates_per_step`
 updates. Evaluations every `eval_interval` env steps record the stochastic policy's return (what
 the authors' curves show) and the deterministic one's. Env steps count after action repeat and
@@ -242,14 +242,14 @@ class SLAC:
                     self._evaluate_and_log(bar)
                 if not c["in_episode"]:
                     self._start_episode()
-                learning = c["agent_steps"] >= config.init_steps  # the policy acts and updates follow
+                learning = c["env_steps"] >= config.init_steps  # the policy acts and updates follow
                 if learning:
                     action = self.policy_state.act()
                 else:
                     action = self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
                 done, inner = self._env_step(action)
                 bar.update(inner)
-                if c["agent_steps"] >= config.init_steps and c["pretrain_updates"] < config.pretrain_steps:
+                if c["env_steps"] >= config.init_steps and c["pretrain_updates"] < config.pretrain_steps:
                     self._pretrain(progress)  # right after random collection, before the first policy step
                     if self._stop:
                         break

@@ -1,20 +1,21 @@
 """Latent variable models behind one interface (`LatentModel`); `slac` is the paper's default.
 
-Variants of the paper's Figure 5a ablation (`--model`): `slac-deterministic`, `filtering`,
-`partially-stochastic`, `vae`, `factored-vae`, `planet` (RSSM). Each class docstring states its factorisation.
+Variants of the paper's Figure 5a ablation (`--model`), named as the authors' ablation configs define
+them: `partially-stochastic`, `deterministic`, `filtering`, `vae`, `factored-vae`, `planet` (RSSM).
+Each class docstring states its factorisation and the config it follows.
 """
 
 from slac.models.base import LatentModel, Latents
-from slac.models.slac import SlacDeterministicModel, SlacModel
-from slac.models.variants import FactoredVAEModel, FilteringModel, PartiallyStochasticModel, PlaNetModel, VAEModel
+from slac.models.slac import DeterministicModel, PartiallyStochasticModel, SlacModel
+from slac.models.variants import FactoredVAEModel, FilteringModel, PlaNetModel, VAEModel
 
 MODELS: dict[str, type[LatentModel]] = {
     "slac": SlacModel,
-    "slac-deterministic": SlacDeterministicModel,
+    "partially-stochastic": PartiallyStochasticModel,
+    "deterministic": DeterministicModel,
     "filtering": FilteringModel,
     "vae": VAEModel,
     "factored-vae": FactoredVAEModel,
-    "partially-stochastic": PartiallyStochasticModel,
     "planet": PlaNetModel,
 }
 

@@ -97,13 +97,17 @@ class LatentModel(nn.Module):
         image_ll = gaussian_log_prob(images, image_mean, self.decoder_std).sum((-3, -2, -1))  # (B, T+1)
         reward_mean, reward_std = self.reward(z[:, :-1], actions, z[:, 1:])  # (B, T, 1)
         reward_ll = gaussian_log_prob(rewards, reward_mean.squeeze(-1), reward_std.squeeze(-1))
-        kl = gaussian_kl(latents.post_mean, latents.post_std, latents.prior_mean, latents.prior_std)  # (B, T+1)
-        if self.free_nats:
-            kl = kl.clamp(min=self.free_nats)
+        kl = self.latent_cost(latents, frame_mask)  # (B, T+1)
         image_ll = (image_ll * frame_mask).sum(1).mean()
         reward_ll = (reward_ll * mask).sum(1).mean()
         kl = (kl * frame_mask).sum(1).mean()
         return {"model_loss": -(image_ll + reward_ll - kl), "image_ll": image_ll, "reward_ll": reward_ll, "kl": kl}
+
+    def latent_cost(self, latents: Latents, frame_mask: torch.Tensor) -> torch.Tensor:
+        """The latent term of eq. 7 per step, (B, T+1): KL(q(z1_t | .) || p(z1_t | .)), clipped below
+        at `free_nats` when set. Masked by the caller."""
+        kl = gaussian_kl(latents.post_mean, latents.post_std, latents.prior_mean, latents.prior_std)
+        return kl.clamp(min=self.free_nats) if self.free_nats else kl
 
 
 def sample(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from slac.models.base import LatentModel, Latents, LatentTrace, restart_where, sample
-from slac.nets import GaussianHead
+from slac.nets import GaussianHead, gaussian_log_prob
 
 
 class SlacModel(LatentModel):
@@ -18,7 +18,11 @@ class SlacModel(LatentModel):
     q(z1_1 | x_1); q(z1_t+1 | x_t+1, z2_t, a_t); q(z2 | .) = p(z2 | .). Fully stochastic, latents z1 (32)
     and z2 (256); only z1 carries a KL term."""
 
-    z2_stochastic = True  # False: z2 follows the mean of its transition (the slac-deterministic ablation)
+    z1_stochastic = True  # False: z1 is its posterior's mean (the `deterministic` ablation)
+    z2_stochastic = True  # False: z2 follows the mean of its transition (`partially-stochastic`, `deterministic`)
+
+    def _z1(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return sample(mean, std) if self.z1_stochastic else mean
 
     def _z2(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         return sample(mean, std) if self.z2_stochastic else mean
@@ -44,7 +48,7 @@ class SlacModel(LatentModel):
         N(0, I) are used. Returns z = [z1, z2] (B, T+1, d1 + d2) and the z1 KL's distributions.
         """
         first_mean, first_std = self.z1_first_posterior(features)  # (B, T+1, d1), one batched call
-        z1 = sample(first_mean[:, 0], first_std[:, 0])
+        z1 = self._z1(first_mean[:, 0], first_std[:, 0])
         z2 = self._z2(*self.z2_first_prior(z1))
         trace = LatentTrace()
         trace.add(torch.cat([z1, z2], -1), first_mean[:, 0], first_std[:, 0], torch.zeros_like(z1), torch.ones_like(z1))
@@ -55,7 +59,7 @@ class SlacModel(LatentModel):
             prior_mean, prior_std = self.z1_prior(z2, action)
             post_mean, post_std, prior_mean, prior_std = restart_where(
                 reset, first_mean[:, t], first_std[:, t], post_mean, post_std, prior_mean, prior_std)
-            z1 = sample(post_mean, post_std)
+            z1 = self._z1(post_mean, post_std)
             z2_mean, z2_std = self.z2_prior(z1, z2, action)
             z2_first_mean, z2_first_std = self.z2_first_prior(z1)
             z2 = self._z2(torch.where(reset, z2_first_mean, z2_mean), torch.where(reset, z2_first_std, z2_std))
@@ -72,14 +76,34 @@ class SlacModel(LatentModel):
             z1, z2 = first.split([self.z1_dim, self.z2_dim], dim=-1)
         zs = [torch.cat([z1, z2], -1)]
         for t in range(actions.shape[1]):
-            z1 = sample(*self.z1_prior(z2, actions[:, t]))
+            z1 = self._z1(*self.z1_prior(z2, actions[:, t]))
             z2 = self._z2(*self.z2_prior(z1, z2, actions[:, t]))
             zs.append(torch.cat([z1, z2], -1))
         return torch.stack(zs, dim=1)
 
 
-class SlacDeterministicModel(SlacModel):
-    """slac-deterministic: as slac, but z2_t+1 = mean of p(z2_t+1 | z1_t+1, z2_t, a_t), z2_1 = mean of
-    p(z2_1 | z1_1): z1 stays stochastic, the z2 transitions carry no noise."""
+class PartiallyStochasticModel(SlacModel):
+    """partially-stochastic (the authors' slac_ablation_partially_stochastic.gin): as slac, but both z2
+    distributions are deterministic: z2_1 = mean of p(z2_1 | z1_1), z2_t+1 = mean of
+    p(z2_t+1 | z1_t+1, z2_t, a_t). z1 stays stochastic and carries the KL term."""
 
     z2_stochastic = False
+
+
+class DeterministicModel(SlacModel):
+    """deterministic (the authors' slac_ablation_deterministic.gin): nothing random in the transitions.
+    z1_1 = mean of q(z1_1 | x_1); z1_t+1 = mean of q(z1_t+1 | x_t+1, z2_t, a_t); z2 as in
+    partially-stochastic. The z1 priors are unit-variance Gaussians, p(z1_1) = N(0, I) and
+    p(z1_t+1 | z2_t, a_t) = N(mean(z2_t, a_t), I), and the KL term of eq. 7 becomes
+    -log p(z1_t | z2_t-1, a_t-1) of the deterministic z1, without the first step (`latent_cost`)."""
+
+    z1_stochastic = False
+    z2_stochastic = False
+
+    def latent_cost(self, latents: Latents, frame_mask: torch.Tensor) -> torch.Tensor:
+        """-log N(z1_t; prior mean, I) at every real step after the episode's first frame, (B, T+1)."""
+        z1 = latents.post_mean
+        cost = -gaussian_log_prob(z1, latents.prior_mean, 1.0).sum(-1)
+        after_first = torch.zeros_like(frame_mask)
+        after_first[:, 1:] = frame_mask[:, :-1]  # a window's first real frame is its episode's first or position 0
+        return cost * after_first

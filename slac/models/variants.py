@@ -1,5 +1,7 @@
 """Latent-model variants of the paper's Figure 5a ablation, on the same encoder, decoder, reward
-model and head sizes as the default model (`slac.models.slac`). Latent size d = z1_dim + z2_dim."""
+model and head sizes as the default model (`slac.models.slac`). The single-latent models (filtering,
+vae) use one latent of z2_dim (256) units, as the authors' simple-filtering and simple-VAE ablation
+configs; factored-vae keeps z1 (32) and z2 (256)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from slac.nets import GaussianHead
 
 
 class FilteringModel(LatentModel):
-    """filtering: one sequential latent z.  p(z_1) = N(0, I); p(z_t+1 | z_t, a_t);
-    q(z_1 | x_1); q(z_t+1 | x_t+1, z_t, a_t)."""
+    """filtering (the authors' simple-filtering ablation config): one sequential 256-d latent z.
+    p(z_1) = N(0, I); p(z_t+1 | z_t, a_t); q(z_1 | x_1); q(z_t+1 | x_t+1, z_t, a_t)."""
 
     def __init__(self, action_dim: int, config) -> None:
         super().__init__(action_dim, config)
         f, a, h = config.feature_dim, action_dim, config.hidden_dim
-        self.latent_dim = d = config.z1_dim + config.z2_dim
+        self.latent_dim = d = config.z2_dim
         self.first_posterior = GaussianHead(f, d, h)
         self.transition_prior = GaussianHead(d + a, d, h)
         self.transition_posterior = GaussianHead(f + d + a, d, h)
@@ -47,11 +49,12 @@ class FilteringModel(LatentModel):
 
 
 class VAEModel(LatentModel):
-    """vae: one latent per frame, no temporal dependencies.  p(z_t) = N(0, I); q(z_t | x_t)."""
+    """vae (the authors' simple-VAE ablation config): one 256-d latent per frame, no temporal
+    dependencies.  p(z_t) = N(0, I); q(z_t | x_t)."""
 
     def __init__(self, action_dim: int, config) -> None:
         super().__init__(action_dim, config)
-        self.latent_dim = config.z1_dim + config.z2_dim
+        self.latent_dim = config.z2_dim
         self.frame_posterior = GaussianHead(config.feature_dim, self.latent_dim, config.hidden_dim)
         self.build_output_heads()
 
@@ -67,7 +70,7 @@ class VAEModel(LatentModel):
 
 
 class FactoredVAEModel(LatentModel):
-    """factored-vae: the two-variable factorisation per frame, no temporal dependencies.
+    """factored-vae (the authors' factored-VAE ablation): the two-variable factorisation per frame, no temporal dependencies.
     p(z1_t) = N(0, I); p(z2_t | z1_t); q(z1_t | x_t); q(z2_t | .) = p(z2_t | z1_t)."""
 
     def __init__(self, action_dim: int, config) -> None:
@@ -143,61 +146,4 @@ class PlaNetModel(LatentModel):
             h = self._step(h, s, actions[:, t])
             s = sample(*self.prior_head(h))
             zs.append(torch.cat([h, s], -1))
-        return torch.stack(zs, dim=1)
-
-
-class PartiallyStochasticModel(LatentModel):
-    """partially-stochastic: slac's two latents plus a deterministic GRU path d beside them.
-    d_t+1 = GRU(d_t, [z1_t, z2_t, a_t]); p(z1_t+1 | z2_t, d_t+1, a_t); p(z2_t+1 | z1_t+1, z2_t, d_t+1, a_t);
-    q(z1_t+1 | x_t+1, z2_t, d_t+1, a_t); q(z2 | .) = p(z2 | .); first step as slac with d_1 = 0;
-    latent z_t = [z1_t, z2_t, d_t]."""
-
-    def __init__(self, action_dim: int, config) -> None:
-        super().__init__(action_dim, config)
-        f, a, h = config.feature_dim, action_dim, config.hidden_dim
-        d1, d2 = self.z1_dim, self.z2_dim = config.z1_dim, config.z2_dim
-        self.deterministic_dim = dd = config.hidden_dim
-        self.latent_dim = d1 + d2 + dd
-        self.cell = torch.nn.GRUCell(d1 + d2 + a, dd)
-        self.z2_first_prior = GaussianHead(d1, d2, h)
-        self.z1_prior = GaussianHead(d2 + dd + a, d1, h)
-        self.z2_prior = GaussianHead(d1 + d2 + dd + a, d2, h)
-        self.z1_first_posterior = GaussianHead(f, d1, h)
-        self.z1_posterior = GaussianHead(f + d2 + dd + a, d1, h)
-        self.build_output_heads()
-
-    def posterior(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> Latents:
-        first_mean, first_std = self.z1_first_posterior(features)
-        z1 = sample(first_mean[:, 0], first_std[:, 0])
-        z2 = sample(*self.z2_first_prior(z1))
-        d = features.new_zeros(features.shape[0], self.deterministic_dim)
-        trace = LatentTrace()
-        trace.add(torch.cat([z1, z2, d], -1), first_mean[:, 0], first_std[:, 0], torch.zeros_like(z1), torch.ones_like(z1))
-        for t in range(1, features.shape[1]):
-            action, reset = actions[:, t - 1], resets[:, t, None]
-            d = torch.where(reset, torch.zeros_like(d), self.cell(torch.cat([z1, z2, action], -1), d))
-            post_mean, post_std = self.z1_posterior(features[:, t], z2, d, action)
-            prior_mean, prior_std = self.z1_prior(z2, d, action)
-            post_mean, post_std, prior_mean, prior_std = restart_where(
-                reset, first_mean[:, t], first_std[:, t], post_mean, post_std, prior_mean, prior_std)
-            z1 = sample(post_mean, post_std)
-            z2_mean, z2_std = self.z2_prior(z1, z2, d, action)
-            z2_first_mean, z2_first_std = self.z2_first_prior(z1)
-            z2 = sample(torch.where(reset, z2_first_mean, z2_mean), torch.where(reset, z2_first_std, z2_std))
-            trace.add(torch.cat([z1, z2, d], -1), post_mean, post_std, prior_mean, prior_std)
-        return trace.stack()
-
-    def prior(self, actions: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
-        if first is None:
-            z1 = torch.randn(actions.shape[0], self.z1_dim, device=actions.device)
-            z2 = sample(*self.z2_first_prior(z1))
-            d = actions.new_zeros(actions.shape[0], self.deterministic_dim)
-        else:
-            z1, z2, d = first.split([self.z1_dim, self.z2_dim, self.deterministic_dim], -1)
-        zs = [torch.cat([z1, z2, d], -1)]
-        for t in range(actions.shape[1]):
-            d = self.cell(torch.cat([z1, z2, actions[:, t]], -1), d)
-            z1 = sample(*self.z1_prior(z2, d, actions[:, t]))
-            z2 = sample(*self.z2_prior(z1, z2, d, actions[:, t]))
-            zs.append(torch.cat([z1, z2, d], -1))
         return torch.stack(zs, dim=1)
