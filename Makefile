@@ -6,11 +6,11 @@ export MUJOCO_GL ?= egl
 
 .PHONY: train test lint bench system-deps clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "slac needs Python >= 3.10"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,sweep]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,sweep]'
 	@touch $@
 
 system-deps:
