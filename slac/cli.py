@@ -16,7 +16,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--steps", type=int, help="total env steps (after action repeat, including random collection)")
     p.add_argument("--device", choices=None, help="auto | cpu | cuda | cuda:N")
     p.add_argument("--run-dir", help="where the run writes (default runs/<task>-<model>-s<seed>-<time>)")
-    p.add_argument("--init-steps", type=int, help="env steps of uniform random collection (default 10000, as the authors' curves)")
+    p.add_argument("--init-steps", type=int,
+                   help="env steps of uniform random collection (default 10000, as the authors' curves)")
     p.add_argument("--pretrain-steps", type=int, help="model-only updates before RL (DMC presets 50000, Gym 100000)")
     p.add_argument("--model", help="latent model variant (default slac)")
     p.add_argument("--actor-input", choices=["history", "latent"], help="paper: history")
