@@ -185,8 +185,8 @@ def cmd_bench(args) -> int:
     from slac.config import Config, parse_overrides
     from slac.trainer import resolve_device
 
-    overrides = parse_overrides(args.overrides)
-    overrides.update({"precision": args.precision, "device": args.device})
+    overrides = parse_overrides(args.overrides)  # the same key=value as `slac train`; unknown keys are refused
+    overrides.update({k: v for k, v in (("precision", args.precision), ("device", args.device)) if v is not None})
     if args.threads:
         import torch
 
@@ -307,8 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", help="markdown table of final, 100K and 500K returns (default: OUT with .md)")
     p = sub.add_parser("bench", help="time the update and a training iteration at the paper's sizes (JSON last line)")
     p.add_argument("--preset", default="paper", help="network sizes: paper (default) or small")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: convolutions in bfloat16")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=["fp32", "bf16"], help="bf16: convolutions in bfloat16 (default fp32)")
+    p.add_argument("--device", help="auto (default) | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions after 2 warm-up calls (median)")
     p.add_argument("--action-dim", type=int, default=6, help="for the update timings (6 = cheetah-run)")

@@ -77,8 +77,13 @@ def test_tasks_and_presets_list(capsys):
     assert "dmc/walker-walk" in capsys.readouterr().out
 
 
+def test_bench_takes_train_overrides_and_refuses_unknown_keys(capsys):
+    assert main(["bench", "--json", "precison=bf16"]) == 2
+    assert "did you mean 'precision'" in capsys.readouterr().err
+
+
 def test_bench_prints_every_timing_and_a_flop_count_as_json(capsys):
-    argv = ["bench", "--preset", "small", "--repeats", "1", "--json", "model_batch=2", "ac_batch=4"]
+    argv = ["bench", "--preset", "small", "--repeats", "1", "--json", "model_batch=2", "ac_batch=4", "precision=fp32"]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for key in ["model_update_s", "actor_critic_update_s", "iteration_s", "act_s", "act_after_update_s",
