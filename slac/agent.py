@@ -139,8 +139,9 @@ class SLACAgent(nn.Module):
         self.actor = TanhGaussianActor(input_dims[config.actor_input], action_dim, config.ac_hidden_dim,
                                        config.log_std_min, config.log_std_max)
         self.critic = TwinCritic(input_dims[config.critic_input], action_dim, config.ac_hidden_dim)
-        for network in (self.model, self.actor, self.critic):  # every layer initialised the authors' way
-            network.apply(authors_init)
+        if config.init == "authors":  # every layer initialised the authors' way (Keras defaults)
+            for network in (self.model, self.actor, self.critic):
+                network.apply(authors_init)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
         self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy

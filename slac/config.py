@@ -62,6 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model_batch": 16,
         "ac_batch": 32,
         "model_lr": 1e-3,
+        "init": "torch",  # the initialisation this preset was tuned with (the learning test's margin)
         "steps": 5_000,
         "init_steps": 1_000,
         "pretrain_steps": 2_000,
@@ -107,6 +108,7 @@ class Config:
     z2_dim: int = 256
     hidden_dim: int = 256  # hidden units of every Gaussian head and the reward model
     decoder_var: float = 0.1  # fixed variance of p(x_t | z_t)
+    init: str = "authors"  # authors (paper): Glorot-uniform weights, zero biases | torch: PyTorch's layer defaults
     # --- actor-critic (eq. 8-10) ---
     ac_hidden_dim: int = 256  # hidden units of actor and critics
     gamma: float = 0.99
@@ -234,6 +236,8 @@ class Config:
                 raise ConfigError(f"{name} must be 'history' or 'latent', got {value!r}")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.init not in ("authors", "torch"):
+            raise ConfigError(f"init must be 'authors' or 'torch', got {self.init!r}")
         if self.augment not in ("none", "crop"):
             raise ConfigError(f"augment must be 'none' or 'crop', got {self.augment!r}")
         from slac.models import MODELS

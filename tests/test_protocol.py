@@ -59,3 +59,11 @@ def test_every_layer_is_glorot_uniform_with_zero_bias(model):
     # The target critics start as copies of the initialised critics.
     for p, q in zip(agent.critic.parameters(), agent.critic_target.parameters()):
         assert torch.equal(p, q)
+
+
+def test_torch_init_is_a_named_option():
+    torch.manual_seed(0)
+    agent = SLACAgent(3, tiny_config(init="torch"))
+    biases = [m.bias for m in _layers(agent.actor) + _layers(agent.critic)]
+    assert all(torch.any(b != 0) for b in biases)  # PyTorch's defaults: non-zero biases
+    assert Config.build(preset="quickstart").init == "torch" and Config().init == "authors"
