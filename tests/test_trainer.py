@@ -12,11 +12,20 @@ from slac.trainer import SLAC, random_policy_returns
 
 
 def test_true_terminals_are_stored_and_cut_windows(tmp_path):
-    run = SLAC(run_dir=tmp_path / "r", **{**TINY, "task": "toy/reach-terminal"})
+    run = SLAC(run_dir=tmp_path / "r", **{**TINY, "task": "toy/reach-terminal", "init_steps": 300})
+    toy = run.env.unwrapped
+
+    class TowardGoal:  # the collection's "random" actions head for the goal, so episodes end at it
+        bit_generator = np.random.default_rng(0).bit_generator  # checkpoints save its state
+
+        def uniform(self, low, high, size):
+            return np.clip((toy._goal - toy._pos) / toy.speed, low, high)
+
+    run.rng = TowardGoal()
     run.learn(300, progress=False)
     replay = run.replay
     terminal_frames = np.flatnonzero(replay.terminals[: replay.total])
-    assert len(terminal_frames) > 0, "random + learned reaching should hit the goal at least once"
+    assert len(terminal_frames) > 5, "every episode heads for the goal and ends there"
     for frame in terminal_frames:  # a terminal frame is always its episode's last
         assert frame + 1 == replay.total or replay.episode_start[frame + 1] == frame + 1
     ends = replay.sample_ends(2000)
