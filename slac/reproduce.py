@@ -3,7 +3,6 @@ beside the authors' numbers, and a plot per task. Sequential here; each run resu
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,27 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def open_or_resume(run_dir: Path, config):
+    """The run in `run_dir` from its latest checkpoint (trained on to `config.steps`), or a new one."""
+    from slac.checkpoint import list_checkpoints
+    from slac.trainer import SLAC
+
+    if list_checkpoints(run_dir):
+        return SLAC.load(run_dir, steps=config.steps)
+    return SLAC(config=config, run_dir=run_dir)
+
+
 def reproduce(tasks: list[str], seeds: list[int], steps: int, out: str | Path, preset: str | None = None,
               overrides: dict[str, Any] | None = None, progress: bool = True) -> Path:
-    from slac.checkpoint import list_checkpoints
     from slac.config import Config
-    from slac.trainer import SLAC
 
     out = Path(out)
     groups: dict[str, list[Path]] = {}
     for task in tasks:
         for seed in seeds:
             run_dir = out / "runs" / f"{task.replace('/', '_')}-s{seed}"
-            if list_checkpoints(run_dir):
-                run = SLAC.load(run_dir, steps=steps)
-            else:
-                config = Config.build(task=task, preset=preset, overrides={**(overrides or {}), "seed": seed,
-                                                                           "steps": steps})
-                run = SLAC(config=config, run_dir=run_dir)
+            config = Config.build(task=task, preset=preset, overrides={**(overrides or {}), "seed": seed, "steps": steps})
+            run = open_or_resume(run_dir, config)
             run.learn(progress=progress)
             run.close()
             groups.setdefault(task, []).append(run_dir)
@@ -65,21 +68,20 @@ def budget_run(budget: str, seed: int, out: str | Path, overrides: dict[str, Any
     """One fixed benchmark of learning (`slac reproduce --budget cpu`): train the budget's preset (resuming
     the run if it exists), then return task, env steps, every evaluation's returns, the random policy's
     return on the same episodes, the authors' mean at the final step, and this invocation's wall time."""
-    from slac.checkpoint import list_checkpoints
     from slac.config import Config
     from slac.errors import TaskError
+    from slac.logging import read_csv
     from slac.reference import paper_curve
-    from slac.trainer import SLAC, random_policy_returns
+    from slac.trainer import random_policy_returns
 
     start = time.perf_counter()
     config = Config.build(preset=BUDGETS[budget], overrides={**(overrides or {}), "seed": seed})
     run_dir = Path(out) / "runs" / f"{config.task.replace('/', '_')}-{budget}-s{seed}"
-    run = SLAC.load(run_dir, steps=config.steps) if list_checkpoints(run_dir) else SLAC(config=config, run_dir=run_dir)
+    run = open_or_resume(run_dir, config)
     run.learn(progress=progress)
     random_return = float(random_policy_returns(run.eval_env or run.env, config.eval_episodes, seed).mean())
     run.close()
-    with open(run_dir / "eval.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_csv(run_dir / "eval.csv")
     evaluations = [{"env_step": int(r["env_step"]), "return_stochastic": float(r["return_stochastic"]),
                     "return_deterministic": float(r["return_deterministic"])} for r in rows]
     try:
