@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from slac.nets import Decoder, Encoder, GaussianHead, gaussian_kl, gaussian_log_prob
+from slac.nets import Decoder, Encoder, GaussianHead, gaussian_kl, gaussian_log_prob, image_log_likelihood
 
 
 @dataclass
@@ -54,6 +54,15 @@ class LatentModel(nn.Module):
         """bf16 autocast for the convolutional encoder and decoder when `precision=bf16`; a no-op otherwise."""
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
+    def images_from_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(..., 3, 64, 64) pixels in [0, 255] -> float32 images in [0, 1], in one pass and already in
+        the convolutions' memory layout (channels_last when set), so neither the encoder nor the image
+        likelihood copies them again."""
+        flat = pixels.reshape(-1, *pixels.shape[-3:])
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        images = torch.empty(flat.shape, dtype=torch.float32, device=flat.device, memory_format=layout)
+        return images.copy_(flat).div_(255.0).reshape(pixels.shape)
+
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(..., 3, 64, 64) in [0, 1] -> (..., feature_dim) float32."""
         flat = images.reshape(-1, *images.shape[-3:])
@@ -71,7 +80,7 @@ class LatentModel(nn.Module):
         lead = pixels.shape[:-3]
         flat = pixels.reshape(-1, *pixels.shape[-3:])
         chunk = self.encode_chunk or (128 if flat.device.type == "cpu" else flat.shape[0])
-        features = [self.encode(flat[i : i + chunk].float().div(255.0)) for i in range(0, flat.shape[0], max(chunk, 1))]
+        features = [self.encode(self.images_from_pixels(flat[i : i + chunk])) for i in range(0, flat.shape[0], max(chunk, 1))]
         return torch.cat(features).reshape(*lead, -1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -94,7 +103,7 @@ class LatentModel(nn.Module):
         """
         z = latents.z
         image_mean = self.decode(z)  # (B, T+1, 3, 64, 64)
-        image_ll = gaussian_log_prob(images, image_mean, self.decoder_std).sum((-3, -2, -1))  # (B, T+1)
+        image_ll = image_log_likelihood(images, image_mean, self.decoder_std)  # (B, T+1)
         reward_mean, reward_std = self.reward(z[:, :-1], actions, z[:, 1:])  # (B, T, 1)
         reward_ll = gaussian_log_prob(rewards, reward_mean.squeeze(-1), reward_std.squeeze(-1))
         kl = self.latent_cost(latents, frame_mask)  # (B, T+1)

@@ -1,0 +1,35 @@
+"""Process-level settings that make CPU updates faster without changing a number.
+
+An update allocates and frees tensors of 10-40 MB many times (images, activations and their
+gradients). glibc serves allocations above its mmap threshold (at most 32 MB, often much less)
+with fresh `mmap` pages and returns them on free, so every such tensor costs tens of thousands of
+page faults: measured ~21,000 per bf16 model update at the paper's sizes, ~14% of its time.
+`keep_freed_memory` raises the mmap and trim thresholds so freed blocks are reused instead (what
+jemalloc or tcmalloc, the allocators PyTorch recommends on CPU, do by default).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
+M_MMAP_THRESHOLD = -3
+
+
+@functools.cache
+def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
+    """Ask glibc to serve blocks below `threshold_bytes` from its heap and keep freed memory for
+    reuse. Returns whether it applied (False off glibc, e.g. macOS or musl: nothing changes there).
+    Once per process; the memory stays with the process until it exits, as with a caching allocator."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, threshold_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, 2 * threshold_bytes))
