@@ -54,13 +54,14 @@ class LatentModel(nn.Module):
         """bf16 autocast for the convolutional encoder and decoder when `precision=bf16`; a no-op otherwise."""
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-    def images_from_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(..., 3, 64, 64) pixels in [0, 255] -> float32 images in [0, 1], in one pass and already in
+    def images_from_pixels(self, pixels: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """(..., 3, 64, 64) pixels in [0, 255] -> images in [0, 1] of `dtype`, in one pass and already in
         the convolutions' memory layout (channels_last when set), so neither the encoder nor the image
-        likelihood copies them again."""
+        likelihood copies them again. In bfloat16 the result equals the float32 one cast by autocast:
+        integers up to 256 are exact in bfloat16 and the division rounds once."""
         flat = pixels.reshape(-1, *pixels.shape[-3:])
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
-        images = torch.empty(flat.shape, dtype=torch.float32, device=flat.device, memory_format=layout)
+        images = torch.empty(flat.shape, dtype=dtype, device=flat.device, memory_format=layout)
         return images.copy_(flat).div_(255.0).reshape(pixels.shape)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
@@ -79,8 +80,11 @@ class LatentModel(nn.Module):
         2,016-image batch, and the float copy of the whole batch is never made."""
         lead = pixels.shape[:-3]
         flat = pixels.reshape(-1, *pixels.shape[-3:])
-        chunk = self.encode_chunk or (128 if flat.device.type == "cpu" else flat.shape[0])
-        features = [self.encode(self.images_from_pixels(flat[i : i + chunk])) for i in range(0, flat.shape[0], max(chunk, 1))]
+        chunk = self.encode_chunk or (512 if flat.device.type == "cpu" else flat.shape[0])
+        dtype = torch.bfloat16 if self.bf16 else torch.float32  # what autocast would cast the images to
+        with self._conv_precision(flat.device):  # one context: autocast casts each weight once, not per chunk
+            features = [self.encode(self.images_from_pixels(flat[i : i + chunk], dtype))
+                        for i in range(0, flat.shape[0], max(chunk, 1))]
         return torch.cat(features).reshape(*lead, -1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
