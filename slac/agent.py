@@ -198,7 +198,7 @@ class SLACAgent(nn.Module):
         if pixels.shape[0] > m:  # one encoder pass per image: with gradients above, without here
             with torch.no_grad():
                 features_r = self.model.encode_pixels(pixels[m:])
-                z_r = self.model.posterior(features_r, batch.actions[m:], resets[m:]).z
+                z_r = self.model.latent_samples(features_r, batch.actions[m:], resets[m:])
             features, z = torch.cat([features, features_r]), torch.cat([z, z_r])
         inputs = {
             "history": (actor_input(features[:, :-1], batch.actions[:, :-1]),  # x_1:tau, a_1:tau-1
@@ -257,7 +257,7 @@ class SLACAgent(nn.Module):
         (the rest is padding: the first frame repeated), which only a latent actor needs."""
         if self.config.actor_input == "latent":
             resets = history_resets(features.shape[0], real_frames, self.device)
-            x = self.model.posterior(features[None], actions[None], resets).z[:, -1]
+            x = self.model.latent_samples(features[None], actions[None], resets)[:, -1]
         else:
             x = actor_input(features[None], actions[None])
         action, _ = self.actor(x, deterministic=deterministic)

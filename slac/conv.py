@@ -221,5 +221,5 @@ class ConvTranspose2d(nn.ConvTranspose2d):
         if left != right:
             x = F.pad(x, (left, right, left, right))
             left = 0
-        out = F.pixel_shuffle(F.conv2d(x, weight, None, 1, left), self.stride[0])
-        return out if self.bias is None else out + self.bias.view(1, -1, 1, 1).to(out.dtype)
+        bias = None if self.bias is None else self.bias.repeat_interleave(self.stride[0] ** 2)  # per sub-pixel
+        return F.pixel_shuffle(F.conv2d(x, weight, bias, 1, left), self.stride[0])

@@ -44,6 +44,21 @@ def test_posterior_shapes(batch, seq_len):
     assert model.prior(actions).shape == latents.z.shape
 
 
+@pytest.mark.parametrize("name", ["slac", "partially-stochastic", "deterministic", "filtering", "planet"])
+def test_latent_samples_are_the_posteriors_samples_under_the_same_seed(name):
+    from slac.models import build_model
+
+    config = tiny_config()
+    model = build_model(name, 2, config)
+    features, actions = torch.randn(4, 9, config.feature_dim), torch.randn(4, 8, 2)
+    resets = torch.zeros(4, 9, dtype=torch.bool)
+    resets[:, 0] = resets[1, 5] = True  # an episode start inside a window
+    torch.manual_seed(3)
+    expected = model.posterior(features, actions, resets).z
+    torch.manual_seed(3)
+    torch.testing.assert_close(model.latent_samples(features, actions, resets), expected, rtol=0, atol=0)
+
+
 def test_model_loss_terms_equal_torch_distributions_by_hand():
     torch.manual_seed(0)
     config = tiny_config()

@@ -47,6 +47,15 @@ class SlacModel(LatentModel):
         and at an episode's first frame: there the first-step posterior q(z1_1 | x_1) and prior
         N(0, I) are used. Returns z = [z1, z2] (B, T+1, d1 + d2) and the z1 KL's distributions.
         """
+        return self._filter(features, actions, resets, with_prior=True)
+
+    def latent_samples(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor) -> torch.Tensor:
+        """The posterior's z alone: the same samples, without evaluating the z1 prior (a quarter of
+        the filter's networks), for the critic's windows and for acting."""
+        return self._filter(features, actions, resets, with_prior=False).z
+
+    def _filter(self, features: torch.Tensor, actions: torch.Tensor, resets: torch.Tensor, with_prior: bool) -> Latents:
+        """The filter of `posterior`; without `with_prior` the prior fields repeat the posterior's."""
         first_mean, first_std = self.z1_first_posterior(features)  # (B, T+1, d1), one batched call
         z1 = self._z1(first_mean[:, 0], first_std[:, 0])
         z2 = self._z2(*self.z2_first_prior(z1))
@@ -56,7 +65,7 @@ class SlacModel(LatentModel):
             action = actions[:, t - 1]
             reset = resets[:, t, None]
             post_mean, post_std = self.z1_posterior(features[:, t], z2, action)
-            prior_mean, prior_std = self.z1_prior(z2, action)
+            prior_mean, prior_std = self.z1_prior(z2, action) if with_prior else (post_mean, post_std)
             post_mean, post_std, prior_mean, prior_std = restart_where(
                 reset, first_mean[:, t], first_std[:, t], post_mean, post_std, prior_mean, prior_std)
             z1 = self._z1(post_mean, post_std)
