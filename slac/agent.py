@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from slac import faults
 from slac.errors import NumericalError
-from slac.host import keep_freed_memory
+from slac.host import keep_freed_memory, set_cuda_matmul_precision
 from slac.models import LatentModel, build_model
 from slac.nets import Critic, TanhGaussianActor, authors_init
 from slac.replay import SequenceBatch
@@ -153,9 +153,8 @@ class SLACAgent(nn.Module):
             self.model.decoder.to(memory_format=torch.channels_last)
         if self.device.type == "cpu" and config.keep_freed_memory:
             keep_freed_memory()  # ~14% of a CPU update was page faults of freshly mapped tensors
-        if self.device.type == "cuda":  # PyTorch enables TF32 convolutions by default: fp32 means fp32 here
-            torch.backends.cuda.matmul.allow_tf32 = config.tf32
-            torch.backends.cudnn.allow_tf32 = config.tf32
+        if self.device.type == "cuda":
+            set_cuda_matmul_precision(config.tf32)
         if config.compile:  # in place, so parameter names (and checkpoints) are unchanged
             self.model.encoder.compile()
             self.model.decoder.compile()

@@ -1,4 +1,4 @@
-"""Process-level settings that make CPU updates faster without changing a number.
+"""Process-level settings: the CPU allocator (faster, same numbers) and CUDA's matmul precision.
 
 An update allocates and frees tensors of 10-40 MB many times (images, activations and their
 gradients). glibc serves allocations above its mmap threshold (at most 32 MB, often much less)
@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+
+import torch
 
 M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
@@ -33,3 +35,10 @@ def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, threshold_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, 2 * threshold_bytes))
+
+
+def set_cuda_matmul_precision(tf32: bool) -> None:
+    """fp32 means fp32 on CUDA unless `tf32`: PyTorch lets cuDNN convolutions use TF32 (a 10-bit
+    mantissa) by default; `tf32=True` allows it for convolutions and matrix products alike."""
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32

@@ -77,3 +77,50 @@ def test_keep_freed_memory_applies_on_glibc_and_is_idempotent():
     first = keep_freed_memory()
     assert first is (platform.libc_ver()[0] == "glibc")
     assert keep_freed_memory() is first
+
+
+# --- the CUDA path, checked without a GPU: off a CPU every fast path steps aside ---------------------
+
+@pytest.mark.parametrize("layer", [LAYERS[3], LAYERS[4], LAYERS[6], LAYERS[7]])
+def test_conv_layers_off_a_cpu_are_their_torch_parents(layer):
+    kind, c_in, c_out, kernel, stride, padding, output_padding, size = layer
+    _, fast = _pair(kind, c_in, c_out, kernel, stride, padding, output_padding)
+    x = torch.empty(2, c_in, size, size, device="meta", requires_grad=True)
+    out = fast.to("meta")(x)
+    assert out.grad_fn.name() == "ConvolutionBackward0"  # torch's own convolution, not the CPU forms
+    assert out.shape[1] == c_out
+
+
+def test_off_a_cpu_the_no_grad_encoder_takes_every_image_in_one_call():
+    from helpers import tiny_config
+
+    from slac.models import build_model
+
+    model = build_model("slac", 2, tiny_config()).to("meta")
+    batch_sizes = []
+    model.encoder.register_forward_hook(lambda module, inputs, output: batch_sizes.append(inputs[0].shape[0]))
+    features = model.encode_pixels(torch.empty(70, 9, 3, 64, 64, dtype=torch.uint8, device="meta"))
+    assert features.shape == (70, 9, 16) and batch_sizes == [630]
+    cpu_model = build_model("slac", 2, tiny_config())
+    batch_sizes.clear()
+    cpu_model.encoder.register_forward_hook(lambda module, inputs, output: batch_sizes.append(inputs[0].shape[0]))
+    cpu_model.encode_pixels(torch.zeros(70, 9, 3, 64, 64, dtype=torch.uint8))
+    assert batch_sizes == [512, 118]
+
+
+def test_device_auto_picks_cuda_when_present_and_tf32_follows_the_config(monkeypatch):
+    from slac.host import set_cuda_matmul_precision
+    from slac.trainer import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        set_cuda_matmul_precision(False)
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        set_cuda_matmul_precision(True)
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before

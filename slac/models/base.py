@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -50,9 +51,9 @@ class LatentModel(nn.Module):
         self.decoder = Decoder(self.latent_dim, self.config.encoder_depth)
         self.reward = GaussianHead(2 * self.latent_dim + self.action_dim, 1, self.hidden_dim)
 
-    def _conv_precision(self, device: torch.device) -> torch.autocast:
+    def _conv_precision(self, device: torch.device) -> contextlib.AbstractContextManager:
         """bf16 autocast for the convolutional encoder and decoder when `precision=bf16`; a no-op otherwise."""
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        return torch.autocast(device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
     def images_from_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         """(..., 3, 64, 64) pixels in [0, 255] -> float32 images in [0, 1], in one pass and in the
