@@ -134,7 +134,7 @@ class Config:
     tf32: bool = False  # CUDA only: TF32 matmuls and convolutions (faster, ~10-bit mantissa)
     channels_last: bool = True  # NHWC convolutions: same numbers up to rounding, ~10% faster on CPU (more in bf16)
     compile: bool = False  # torch.compile the encoder and decoder (slower on CPU; measured)
-    encode_chunk: int = 0  # images per no-grad encoder call; 0: 128 on CPU, all at once on GPU
+    encode_chunk: int = 0  # images per no-grad encoder call; 0: 512 on CPU, all at once on GPU
     keep_freed_memory: bool = True  # CPU: glibc reuses freed blocks instead of page-faulting fresh ones (slac.host)
     # --- data collection ---
     replay_capacity: int = 100_000  # transitions (frames are stored once, uint8)
