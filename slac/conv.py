@@ -1,13 +1,22 @@
-"""Convolution layers with a faster CPU backward; the same parameters, numbers and checkpoints.
+"""Convolution layers with faster CPU forms; the same parameters, numbers (up to rounding) and
+checkpoints as `torch.nn`'s.
 
-`Conv2d` and `ConvTranspose2d` are `torch.nn` layers whose weight gradient is one matrix product
-over the layer's patches (im2col) instead of oneDNN's weight-gradient kernel, and whose bias is
-added after the convolution. Measured on this project's 2-core CPU at the paper's sizes (288
-images, bf16, channels_last): oneDNN's weight gradient runs at a third of its forward speed
-(20-23 ms against 6-9 ms for the same FLOPs), and computing a transposed convolution's bias
-gradient inside it adds 5-15 ms per layer, where a sum takes under 1 ms. The input gradient
-stays with oneDNN, which is fast. Off a CPU (CUDA), both layers are exactly their `torch.nn`
-parents.
+Measured on this project's 2-core CPU at the paper's sizes (288 images, bf16, channels_last),
+oneDNN runs weight gradients at a third of its forward speed, computes a transposed convolution's
+bias gradient slowly (5-15 ms per layer where a sum takes under 1 ms), runs a kernel over a whole
+4x4 input at a quarter of matrix-product speed, and its 5x5 transposed convolution at 60 GFLOP/s.
+So, on a CPU and when gradients are recorded:
+
+- small layers (<= `IM2COL_MAX_POSITIONS` positions on their low-resolution side) take their weight
+  gradient as one matrix product over im2col patches; input gradients stay with oneDNN;
+- transposed convolutions add their bias outside oneDNN;
+- a conv whose kernel covers its input, or a transposed conv of a 1x1 input, is one matrix product;
+- the 5x5 transposed convolution is an ordinary convolution into s*s sub-pixel channels followed by
+  `pixel_shuffle`.
+
+Without gradients the whole-image form still applies; the rest is oneDNN's. Off a CPU (CUDA) both
+layers are exactly their `torch.nn` parents. `tests/test_fast_ops.py` checks every form against
+`torch.nn` in float64, forward and all gradients.
 """
 
 from __future__ import annotations
@@ -17,11 +26,11 @@ from torch import nn
 from torch.nn import functional as F
 
 
-# Weight gradients by im2col when a layer's low-resolution side has at most this many positions per
-# image (4x4): there a matrix product beats oneDNN (15.5 against 25.1 ms forward and backward on the
-# encoder's 4x4 -> 1x1 layer, bf16); at 8x8 it ties in bf16 and loses in fp32, and at 32x32 with few
-# channels the patch copy costs more (71 against 20 ms on the 5x5 first layer). Model update, bf16:
-# 0.330 s with no im2col, 0.307 s at 16, 0.301 s at 64; fp32: 0.479, 0.460, 0.490 s.
+# Weight gradients by im2col up to this many positions (4x4) on a layer's low-resolution side: the
+# encoder's 8x8 -> 4x4 layer took 24.8 against 29.2 ms forward and backward, the decoder's 4x4 -> 8x8
+# 25.1 against 32.9 ms (bf16); at 8x8 it ties in bf16 and loses in fp32; at 32x32 with few channels
+# the patch copy costs more (71 against 20 ms on the 5x5 first layer). Model update at 16 / 64:
+# 0.307 / 0.301 s bf16, 0.460 / 0.490 s fp32 (0.330 / 0.479 s with no im2col).
 IM2COL_MAX_POSITIONS = 16
 # Transposed convs with at least this kernel run in sub-pixel form (`ConvTranspose2d._subpixel`).
 SUBPIXEL_MIN_KERNEL = 5  # at 3 (the 3x3 layers, 16 taps for 9) the model update was 20% slower
