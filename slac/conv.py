@@ -21,10 +21,11 @@ layers are exactly their `torch.nn` parents. `tests/test_fast_ops.py` checks eve
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
-
 
 # Weight gradients by im2col up to this many positions (4x4) on a layer's low-resolution side: the
 # encoder's 8x8 -> 4x4 layer took 24.8 against 29.2 ms forward and backward, the decoder's 4x4 -> 8x8
@@ -78,50 +79,33 @@ def _autocast_inputs(x: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tenso
     return x, weight
 
 
-class _Conv(torch.autograd.Function):
-    """conv2d without bias; backward by oneDNN, except the weight gradient of small layers (`conv_weight_grad`)."""
+class _ConvNoBias(torch.autograd.Function):
+    """conv2d or conv_transpose2d without bias; backward by oneDNN, except the weight gradient of
+    small layers (`conv_weight_grad`, `conv_transpose_weight_grad`)."""
 
     @staticmethod
-    def forward(ctx, x, weight, stride: int, padding: int):
+    def forward(ctx, x, weight, stride: int, padding: int, output_padding: int, transposed: bool):
         ctx.save_for_backward(x, weight)
-        ctx.stride, ctx.padding = stride, padding
+        ctx.geometry = stride, padding, output_padding, transposed
+        if transposed:
+            return F.conv_transpose2d(x, weight, None, stride, padding, output_padding)
         return F.conv2d(x, weight, None, stride, padding)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
+        stride, padding, output_padding, transposed = ctx.geometry
         grad_out = grad_out.contiguous(memory_format=torch.channels_last)
-        im2col = ctx.needs_input_grad[1] and grad_out.shape[-2] * grad_out.shape[-1] <= IM2COL_MAX_POSITIONS
+        low_res = x if transposed else grad_out  # the side whose positions the im2col product runs over
+        im2col = ctx.needs_input_grad[1] and low_res.shape[-2] * low_res.shape[-1] <= IM2COL_MAX_POSITIONS
         grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
-            grad_out, x, weight, None, [ctx.stride] * 2, [ctx.padding] * 2, [1, 1], False, [0, 0], 1,
+            grad_out, x, weight, None, [stride] * 2, [padding] * 2, [1, 1], transposed, [output_padding] * 2, 1,
             [ctx.needs_input_grad[0], ctx.needs_input_grad[1] and not im2col, False])
-        if im2col:
-            grad_w = conv_weight_grad(x, grad_out, weight.shape[-1], ctx.stride, ctx.padding)
-        return grad_x, grad_w, None, None
-
-
-class _ConvTranspose(torch.autograd.Function):
-    """conv_transpose2d without bias; backward by oneDNN, except the weight gradient of small layers
-    (`conv_transpose_weight_grad`)."""
-
-    @staticmethod
-    def forward(ctx, x, weight, stride: int, padding: int, output_padding: int):
-        ctx.save_for_backward(x, weight)
-        ctx.geometry = stride, padding, output_padding
-        return F.conv_transpose2d(x, weight, None, stride, padding, output_padding)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensors
-        stride, padding, output_padding = ctx.geometry
-        grad_out = grad_out.contiguous(memory_format=torch.channels_last)
-        im2col = ctx.needs_input_grad[1] and x.shape[-2] * x.shape[-1] <= IM2COL_MAX_POSITIONS
-        grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
-            grad_out, x, weight, None, [stride] * 2, [padding] * 2, [1, 1], True, [output_padding] * 2, 1,
-            [ctx.needs_input_grad[0], ctx.needs_input_grad[1] and not im2col, False])
-        if im2col:
+        if im2col and transposed:
             grad_w = conv_transpose_weight_grad(x, grad_out, weight.shape[-1], stride, padding, output_padding)
-        return grad_x, grad_w, None, None, None
+        elif im2col:
+            grad_w = conv_weight_grad(x, grad_out, weight.shape[-1], stride, padding)
+        return grad_x, grad_w, None, None, None, None
 
 
 def _add_bias(out: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -168,10 +152,11 @@ class Conv2d(nn.Conv2d):
             return super().forward(x)  # oneDNN's own backward, bias included, is as fast here
         x, weight = _autocast_inputs(x, self.weight)
         with torch.autocast("cpu", enabled=False):
-            out = _Conv.apply(x, weight, self.stride[0], self.padding[0])
+            out = _ConvNoBias.apply(x, weight, self.stride[0], self.padding[0], 0, False)
             return _add_bias(out, self.bias)
 
 
+@functools.cache  # a pure function of the layer's shape, asked at every forward
 def subpixel_geometry(kernel: int, stride: int, padding: int) -> tuple[torch.Tensor, int, int]:
     """For a transposed conv whose output is `stride` times its input: output y = stride * m + r
     receives x[h] * w[stride * (m - h) + r + padding], so each residue r is an ordinary stride-1
@@ -190,8 +175,8 @@ def subpixel_weight(weight: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     whose output, pixel-shuffled by s, is the transposed conv's (channel c * s * s + ry * s + rx)."""
     c_in, c_out, s, length = weight.shape[0], weight.shape[1], taps.shape[0], taps.shape[1]
     padded = F.pad(weight, (0, 1, 0, 1))  # index k is the empty tap
-    rows, cols = taps.to(weight.device)[:, None, :, None], taps.to(weight.device)[None, :, None, :]
-    kernel = padded[:, :, rows, cols]  # (C_in, C_out, s, s, L, L)
+    taps = taps.to(weight.device)
+    kernel = padded[:, :, taps[:, None, :, None], taps[None, :, None, :]]  # (C_in, C_out, s, s, L, L)
     return kernel.permute(1, 2, 3, 0, 4, 5).reshape(c_out * s * s, c_in, length, length)
 
 
@@ -213,7 +198,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
             return self._subpixel(x)
         x, weight = _autocast_inputs(x, self.weight)
         with torch.autocast("cpu", enabled=False):
-            out = _ConvTranspose.apply(x, weight, self.stride[0], self.padding[0], self.output_padding[0])
+            out = _ConvNoBias.apply(x, weight, self.stride[0], self.padding[0], self.output_padding[0], True)
             return _add_bias(out, self.bias)
 
     def _doubles(self, x: torch.Tensor) -> bool:
