@@ -150,6 +150,9 @@ class Config:
     log_rollouts: bool = True  # at each evaluation, the model's rollout grid (`slac visualize`) in TensorBoard
     eval_video: bool = False  # at each evaluation, videos/eval_<env step>.mp4 of the first evaluation episode
     checkpoint_interval: int = 10_000  # env steps between checkpoints (taken at episode ends)
+    # Model updates between checkpoints while pretraining: hours of pretraining on a CPU survive a
+    # killed job, and `--resume` continues from the last one.
+    pretrain_checkpoint_interval: int = 5_000
     keep_checkpoints: int = 2  # newest checkpoints kept on disk
 
     # ---------------------------------------------------------------- building
@@ -205,7 +208,7 @@ class Config:
         positive = [
             "steps", "image_size", "encoder_depth", "feature_dim", "z1_dim", "z2_dim", "hidden_dim",
             "ac_hidden_dim", "model_batch", "ac_batch", "seq_len", "updates_per_step", "replay_capacity",
-            "eval_interval", "log_interval", "checkpoint_interval", "keep_checkpoints",
+            "eval_interval", "log_interval", "checkpoint_interval", "pretrain_checkpoint_interval", "keep_checkpoints",
         ]
         for name in positive:
             if getattr(self, name) <= 0:

@@ -237,6 +237,10 @@ class SLAC:
         window_start, window_steps = time.perf_counter(), c["env_steps"]
         try:
             while c["env_steps"] < total and not self._stop:
+                if c["agent_steps"] and c["env_steps"] >= config.init_steps and c["pretrain_updates"] < config.pretrain_steps:
+                    self._pretrain(progress)  # after random collection (or on resuming it), before any policy step
+                    if self._stop:
+                        break
                 # Without an env of its own, evaluation waits for the training episode to end.
                 if c["env_steps"] >= c["next_eval"] and (self.eval_env is not None or not c["in_episode"]):
                     self._evaluate_and_log(bar)
@@ -249,10 +253,6 @@ class SLAC:
                     action = self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
                 done, inner = self._env_step(action)
                 bar.update(inner)
-                if c["env_steps"] >= config.init_steps and c["pretrain_updates"] < config.pretrain_steps:
-                    self._pretrain(progress)  # right after random collection, before the first policy step
-                    if self._stop:
-                        break
                 if learning:
                     for _ in range(config.updates_per_step):
                         terms = self.agent.update(self.replay.sample(config.ac_batch))
@@ -318,8 +318,10 @@ class SLAC:
             bar.update(1)
             if c["pretrain_updates"] % config.log_interval == 0 or c["pretrain_updates"] == config.pretrain_steps:
                 self._log_train(terms, "pretrain", None)
+            if c["pretrain_updates"] % config.pretrain_checkpoint_interval == 0:
+                self.save()
         bar.close()
-        if not self._stop:
+        if not self._stop and c["pretrain_updates"] % config.pretrain_checkpoint_interval:
             self.save()
 
     def _evaluate_and_log(self, bar=None) -> None:
