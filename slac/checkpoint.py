@@ -110,13 +110,16 @@ def _safe_load(source, path: Path, map_location) -> Any:
 
 
 def latest_good_checkpoint(run_dir: str | Path, map_location: str | torch.device = "cpu",
-                           warn=None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
-    """The newest checkpoint of a run that loads, with its (state, meta). Damaged newer ones are
-    reported through `warn(message)` and skipped; if none loads, CheckpointError lists why."""
+                           warn=None, check=None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The newest checkpoint of a run that loads and passes `check(meta)` (e.g. its replay frames
+    are intact), with its (state, meta). Damaged newer ones are reported through `warn(message)`
+    and skipped; if none loads, CheckpointError lists why."""
     problems = []
     for path in reversed(list_checkpoints(run_dir)):
         try:
             state, meta = load_checkpoint(path, map_location)
+            if check is not None:
+                check(meta)
         except CheckpointError as error:
             problems.append(str(error))
             continue

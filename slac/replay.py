@@ -15,10 +15,15 @@ the ring has overwritten, and always end with a real transition.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 import torch
+
+from slac import replay_files
+from slac.errors import CheckpointError
 
 
 @dataclass
@@ -46,7 +51,15 @@ class SequenceBatch:
 
 
 class SequenceReplay:
-    """Ring buffer of frames with vectorised sampling of fixed-length windows."""
+    """Ring buffer of frames with vectorised sampling of fixed-length windows.
+
+    In memory by default; `persist(directory)` moves it into memory-mapped files (slac.replay_files),
+    where it lives for the rest of the run: `flush()` makes what was written durable and returns
+    the position a checkpoint records, and `restore(directory, position)` reopens it there. The
+    ring then has `slack` slots beyond `capacity`: windows come from the newest `capacity` frames,
+    and the `slack` frames after them still hold what older checkpoints need, so frames written
+    after a checkpoint never overwrite what it resumes from.
+    """
 
     def __init__(
         self,
@@ -56,23 +69,82 @@ class SequenceReplay:
         seq_len: int = 8,
         seed: int | None = None,
         pin_memory: bool = False,
+        slack: int = 0,
     ) -> None:
         if capacity < seq_len + 2:
             raise ValueError(f"capacity must be at least seq_len + 2 = {seq_len + 2}, got {capacity}")
         self.capacity = capacity
+        self.slots = capacity + slack  # physical ring size
         self.seq_len = seq_len
         self.frame_shape = tuple(frame_shape)
         self.action_dim = action_dim
         # np.zeros maps pages lazily: memory is used as the buffer fills.
-        self.frames = np.zeros((capacity, *frame_shape), np.uint8)
-        self.actions = np.zeros((capacity, action_dim), np.float32)
-        self.rewards = np.zeros(capacity, np.float32)
-        self.terminals = np.zeros(capacity, np.bool_)
-        self.episode_start = np.zeros(capacity, np.int64)
+        self.frames = np.zeros((self.slots, *frame_shape), np.uint8)
+        self.actions = np.zeros((self.slots, action_dim), np.float32)
+        self.rewards = np.zeros(self.slots, np.float32)
+        self.terminals = np.zeros(self.slots, np.bool_)
+        self.episode_start = np.zeros(self.slots, np.int64)
+        self.index = np.full(self.slots, -1, np.int64)  # absolute index of the frame in each slot
+        self.crc = np.zeros(self.slots, np.uint32)  # CRC-32 of each frame (kept once persisted)
         self.total = 0  # frames ever written (absolute index of the next one)
+        self.flushed = 0  # `total` at the last flush
         self._current_start = -1
+        self.directory: Path | None = None
         self.rng = np.random.default_rng(seed)
         self.pin_memory = pin_memory  # sampled frames in page-locked memory (for a CUDA learner)
+
+    @property
+    def slack(self) -> int:
+        return self.slots - self.capacity
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in replay_files.ARRAYS}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, array in arrays.items():
+            setattr(self, name, array)
+        self.slots = len(self.frames)
+
+    # ------------------------------------------------------------------ files
+    def persist(self, directory: str | Path) -> None:
+        """Move the buffer into memory-mapped files in `directory` (new files; held frames copied)."""
+        directory = Path(directory)
+        if self.directory == directory:
+            return
+        held = np.arange(self.oldest, self.total) % self.slots
+        self.crc[held] = [zlib.crc32(self.frames[slot]) for slot in held]
+        self._set_arrays(replay_files.create(directory, self._arrays(), held))
+        self.directory = directory
+        self.flush()
+
+    def flush(self) -> dict[str, int]:
+        """Make every written frame durable; return the position a checkpoint records."""
+        if self.directory is not None:
+            replay_files.flush(self._arrays())
+        self.flushed = self.total
+        return self.position
+
+    @property
+    def position(self) -> dict[str, int]:
+        return {"total": self.total, "current_start": self._current_start, "capacity": self.capacity,
+                "slots": self.slots}
+
+    @property
+    def unflushed(self) -> int:
+        """Frames written since the last flush (a checkpoint is due before `slack` of them)."""
+        return self.total - self.flushed
+
+    def restore(self, directory: str | Path, position: dict[str, int]) -> None:
+        """Reopen the files in `directory` at a checkpoint's `position` (checked by
+        `replay_files.verify` first: frames still there and intact)."""
+        if int(position["capacity"]) != self.capacity:
+            raise CheckpointError(f"the run's replay holds {position['capacity']} frames; this config asks for "
+                                  f"replay_capacity={self.capacity}, which a resumed run cannot change")
+        directory = Path(directory)
+        self._set_arrays(replay_files.open_arrays(directory, self.frame_shape, self.action_dim, int(position["slots"])))
+        self.directory = directory
+        self.total = self.flushed = int(position["total"])
+        self._current_start = int(position["current_start"])
 
     # ------------------------------------------------------------------ writing
     def start_episode(self, frame: np.ndarray) -> None:
@@ -89,12 +161,15 @@ class SequenceReplay:
     def _write(self, frame: np.ndarray, action, reward: float, terminal: bool) -> None:
         if frame.shape != self.frame_shape or frame.dtype != np.uint8:
             raise ValueError(f"expected a uint8 frame of shape {self.frame_shape}, got {frame.dtype} {frame.shape}")
-        slot = self.total % self.capacity
+        slot = self.total % self.slots
         self.frames[slot] = frame
         self.actions[slot] = action
         self.rewards[slot] = reward
         self.terminals[slot] = terminal
         self.episode_start[slot] = self._current_start
+        self.index[slot] = self.total
+        if self.directory is not None:
+            self.crc[slot] = zlib.crc32(self.frames[slot])
         self.total += 1
 
     # ------------------------------------------------------------------ reading
@@ -109,20 +184,19 @@ class SequenceReplay:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the preallocated arrays at full capacity."""
-        arrays = (self.frames, self.actions, self.rewards, self.terminals, self.episode_start)
-        return sum(a.nbytes for a in arrays)
+        """Bytes of the preallocated arrays at full capacity (slack slots included)."""
+        return sum(a.nbytes for a in self._arrays().values())
 
     def num_transitions(self) -> int:
         """Stored transitions (frames other than episodes' first)."""
         if self.total == 0:
             return 0
         absolute = np.arange(self.oldest, self.total)
-        return int(np.count_nonzero(absolute != self.episode_start[absolute % self.capacity]))
+        return int(np.count_nonzero(absolute != self.episode_start[absolute % self.slots]))
 
     def _valid(self, ends: np.ndarray) -> np.ndarray:
         """Which window ends are usable: a real last transition, every frame still in the ring."""
-        start = self.episode_start[ends % self.capacity]
+        start = self.episode_start[ends % self.slots]
         return (ends > start) & (np.maximum(ends - self.seq_len, start) >= self.oldest)
 
     def sample_ends(self, batch_size: int) -> np.ndarray:
@@ -152,12 +226,12 @@ class SequenceReplay:
     def gather(self, ends: np.ndarray) -> SequenceBatch:
         """The windows ending at the absolute frame indices `ends`."""
         L = self.seq_len
-        start = self.episode_start[ends % self.capacity][:, None]  # (B, 1)
+        start = self.episode_start[ends % self.slots][:, None]  # (B, 1)
         absolute = ends[:, None] + np.arange(-L, 1)  # (B, L+1)
         frame_real = absolute >= start
         step_real = absolute[:, 1:] > start  # transition into frame t+1 is real
-        frame_slots = np.maximum(absolute, start) % self.capacity
-        step_slots = absolute[:, 1:] % self.capacity
+        frame_slots = np.maximum(absolute, start) % self.slots
+        step_slots = absolute[:, 1:] % self.slots
         step_mask = step_real.astype(np.float32)
         return SequenceBatch(
             images=self._gather_frames(frame_slots),
@@ -180,7 +254,7 @@ class SequenceReplay:
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, torch.Tensor | int]:
         """What is stored, oldest first, as tensors (no pickled objects)."""
-        order = np.arange(self.oldest, self.total) % self.capacity
+        order = np.arange(self.oldest, self.total) % self.slots
         return {
             "frames": torch.from_numpy(self.frames[order]),
             "actions": torch.from_numpy(self.actions[order]),
@@ -199,11 +273,12 @@ class SequenceReplay:
                 f"replay state of {n} frames {tuple(state['frames'].shape[1:])} does not fit a buffer of "
                 f"capacity {self.capacity} with frames {self.frame_shape}"
             )
-        order = np.arange(total - n, total) % self.capacity
+        order = np.arange(total - n, total) % self.slots
         self.frames[order] = state["frames"].numpy()
         self.actions[order] = state["actions"].numpy()
         self.rewards[order] = state["rewards"].numpy()
         self.terminals[order] = state["terminals"].numpy()
         self.episode_start[order] = state["episode_start"].numpy()
-        self.total = total
+        self.index[order] = np.arange(total - n, total)
+        self.total = self.flushed = total
         self._current_start = int(state["current_start"])

@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from slac import faults
+from slac import faults, replay_files
 from slac.agent import HistoryPolicy, SLACAgent
 from slac.checkpoint import (
     checkpoint_path,
@@ -113,7 +113,8 @@ class SLAC:
         torch.manual_seed(config.seed)
         self.agent = SLACAgent(self.action_dim, config, self.device)
         self.replay = SequenceReplay(config.replay_capacity, shape, self.action_dim, config.seq_len,
-                                     seed=episode_seed(config.seed, 2, 0), pin_memory=self.device.type == "cuda")
+                                     seed=episode_seed(config.seed, 2, 0), pin_memory=self.device.type == "cuda",
+                                     slack=config.keep_checkpoints * self._frames_per_checkpoint)
         self.rng = np.random.default_rng(episode_seed(config.seed, 3, 0))
         self.policy_state = HistoryPolicy(self.agent)
         self.counters = {
@@ -125,9 +126,19 @@ class SLAC:
         self._run_dir = Path(run_dir) if run_dir else (Path(config.run_dir) if config.run_dir else None)
         self._logger: RunLogger | None = None
         self._stop = False
+        self._without_replay = False
         self.interrupted = False
 
     # ------------------------------------------------------------------ set-up
+    @property
+    def _frames_per_checkpoint(self) -> int:
+        """Frames the replay may take between two checkpoints: an interval's agent steps plus an
+        eighth for episodes' first frames. More than that forces a checkpoint, so the on-disk
+        ring's slack (`keep_checkpoints` times this) keeps every kept checkpoint's frames."""
+        config = self.config
+        steps = -(-config.checkpoint_interval // config.resolved_action_repeat())
+        return min(steps + steps // 8 + 1, config.replay_capacity)
+
     def _make_env(self, env: str | gym.Env | None) -> gym.Env:
         config = self.config
         if isinstance(env, gym.Env):
@@ -146,8 +157,12 @@ class SLAC:
         return self._run_dir
 
     def _open_run(self, resume_step: int | None) -> RunLogger:
+        if self._without_replay:
+            raise SlacError(f"{self.run_dir} was loaded without its replay (replay=False); load it with replay=True "
+                            "to train it")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        self.replay.persist(self.run_dir / "replay")
         return RunLogger(self.run_dir, resume_step=resume_step)
 
     # ------------------------------------------------------------------ acting
@@ -263,7 +278,7 @@ class SLAC:
                             window_start, window_steps = now, c["env_steps"]
                             self._log_train(terms, "train", rate)
                             bar.set_postfix(self._postfix(rate), refresh=False)
-                if c["env_steps"] >= c["next_checkpoint"]:
+                if c["env_steps"] >= c["next_checkpoint"] or self.replay.unflushed >= self._frames_per_checkpoint:
                     self.save()
                     c["next_checkpoint"] += config.checkpoint_interval
                     c["next_checkpoint"] = max(c["next_checkpoint"], c["env_steps"] + 1)
@@ -370,8 +385,8 @@ class SLAC:
         return postfix
 
     def _check_disk(self) -> None:
-        """Before any work: the run directory can be written and its disk holds the checkpoints
-        (each about the size of the replay buffer; `keep_checkpoints` of them plus one being written)."""
+        """Before any work: the run directory can be written and its disk holds the replay files
+        (filled as frames arrive) and the checkpoints (`keep_checkpoints` plus one being written)."""
         import shutil
 
         try:
@@ -381,14 +396,16 @@ class SLAC:
             probe.unlink()
         except OSError as error:
             raise SlacError(f"run directory {self.run_dir} is not writable: {error.strerror or error}") from None
-        need = (self.config.keep_checkpoints + 1) * (self.replay.nbytes + _parameter_bytes(self.agent) * 3)
+        checkpoint = _parameter_bytes(self.agent) * 3
+        replay_on_disk = sum(p.stat().st_blocks * 512 for p in (self.run_dir / "replay").glob("*.npy"))
+        need = (self.config.keep_checkpoints + 1) * checkpoint + self.replay.nbytes - replay_on_disk
         existing = sum(p.stat().st_size for p in list_checkpoints(self.run_dir))
         free = shutil.disk_usage(self.run_dir).free
         if free + existing < need:
             raise SlacError(
-                f"{self.run_dir}: checkpoints need about {need / 2**30:.2f} GiB ({self.config.keep_checkpoints} kept + 1 "
-                f"being written, each holding the {self.replay.nbytes / 2**30:.2f} GiB replay buffer) but the disk has "
-                f"{free / 2**30:.2f} GiB free; free space, or lower replay_capacity or keep_checkpoints"
+                f"{self.run_dir}: the run needs about {need / 2**30:.2f} GiB more ({self.replay.nbytes / 2**30:.2f} GiB "
+                f"of replay files and {self.config.keep_checkpoints} + 1 checkpoints of {checkpoint / 2**20:.0f} MiB) "
+                f"but the disk has {free / 2**30:.2f} GiB free; free space, or lower replay_capacity"
             )
 
     def _warn_memory(self) -> None:
@@ -430,7 +447,6 @@ class SLAC:
         tensors = {
             "agent": self.agent.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.agent.optimizers.items()},
-            "replay": self.replay.state_dict(),
             "torch_rng": torch.get_rng_state(),
         }
         if self.device.type == "cuda":
@@ -441,12 +457,18 @@ class SLAC:
             "config": self.config.to_dict(), "counters": dict(self.counters), "last_eval": self.last_eval,
             "model_version": self.agent.model_version, "action_dim": self.action_dim,
             "numpy_rng": self.rng.bit_generator.state, "replay_rng": self.replay.rng.bit_generator.state,
-            "env_state": in_episode_state,
+            "env_state": in_episode_state, "replay": self.replay.position,
         }
         return tensors, meta
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write a checkpoint atomically (default: the run's checkpoints/ folder, old ones pruned)."""
+        """Flush the replay files, then write a checkpoint atomically (default: the run's
+        checkpoints/ folder, old ones pruned). The checkpoint holds no frames: it records where
+        the run's `replay/` files stood, and resumes from them."""
+        if self._without_replay:
+            raise SlacError("a run loaded with replay=False cannot write a checkpoint (it would lack the replay)")
+        self.replay.persist(self.run_dir / "replay")
+        self.replay.flush()
         tensors, meta = self.state()
         target = Path(path) if path else checkpoint_path(self.run_dir, self.counters["env_steps"])
         save_checkpoint(target, tensors, meta)
@@ -463,8 +485,12 @@ class SLAC:
             self.agent.load_state_dict(tensors["agent"])
             for name, opt in self.agent.optimizers.items():
                 opt.load_state_dict(tensors["optimizers"][name])
-            if replay:
+            if replay and "replay" in tensors:  # a checkpoint from before the replay moved to disk
                 self.replay.load_state_dict(tensors["replay"])
+                self.replay.persist(self.run_dir / "replay")
+            elif replay:
+                self.replay.restore(self.run_dir / "replay", meta["replay"])
+            if replay:
                 self.replay.rng.bit_generator.state = meta["replay_rng"]
             torch.set_rng_state(tensors["torch_rng"])
             if "cuda_rng" in tensors and self.device.type == "cuda":
@@ -497,10 +523,13 @@ class SLAC:
         """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config (e.g. steps)."""
         run_dir = Path(run_dir)
         map_location = resolve_device(device or "auto") if device else "cpu"
+        check = _replay_check(run_dir) if replay else None
         if checkpoint:
             tensors, meta = load_checkpoint(checkpoint, map_location=map_location)
-        else:  # the newest checkpoint that loads; damaged newer ones are named and skipped
-            _, tensors, meta = latest_good_checkpoint(run_dir, map_location, warn=_warn)
+            if check:
+                check(meta)
+        else:  # the newest checkpoint that loads (and whose replay frames are intact); damaged ones are named
+            _, tensors, meta = latest_good_checkpoint(run_dir, map_location, warn=_warn, check=check)
         overrides.pop("run_dir", None)  # a run continues in its own directory
         values = {**meta["config"], **overrides, "run_dir": str(run_dir)}
         if device:
@@ -508,6 +537,7 @@ class SLAC:
         if not replay:
             values["replay_capacity"] = max(values["seq_len"] + 2, 16)
         run = cls(config=Config.from_dict(values), run_dir=run_dir)
+        run._without_replay = not replay
         run.load_state(tensors, meta, replay=replay)
         run._logger = None
         if replay:
@@ -519,6 +549,15 @@ class SLAC:
             env.close()
         if self._logger is not None:
             self._logger.close()
+
+
+def _replay_check(run_dir: Path):
+    """`check(meta)` for latest_good_checkpoint: the checkpoint's replay frames are on disk, intact."""
+    def check(meta: dict[str, Any]) -> None:
+        if "replay" in meta:  # checkpoints that carry their replay (the old format) have nothing to check
+            size = int(meta["config"]["image_size"])
+            replay_files.verify(run_dir / "replay", meta["replay"], (3, size, size), int(meta["action_dim"]))
+    return check
 
 
 def random_policy_returns(env: gym.Env, episodes: int, seed: int) -> np.ndarray:

@@ -9,6 +9,7 @@ import sys
 import time
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from helpers import TINY
@@ -21,7 +22,7 @@ from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError
 from slac.logging import read_csv
 from slac.trainer import SLAC
 
-TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
+TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")] + ["pretrain_checkpoint_interval=2"]
 VOLATILE = {"steps_per_s", "wall_time_s"}
 
 
@@ -49,9 +50,11 @@ def uninterrupted(tmp_path_factory):
     return run_dir
 
 
-# Checkpoints of this run: after pretraining (env step 30), then at episode ends 100 and 150, and at 160.
-@pytest.mark.parametrize("fault", ["env_step:140", "update:90", "checkpoint_write:3"],
-                         ids=["during-collection", "during-an-update", "while-writing-a-checkpoint"])
+# Checkpoints of this run: at pretraining updates 2, 4 and 5 (env step 30), then at env steps 60, 120
+# and 160. Kills: in pretraining after the checkpoint at update 2; in collection; in a training
+# update; half-way through writing the checkpoint at 120.
+@pytest.mark.parametrize("fault", ["update:4", "env_step:140", "update:90", "checkpoint_write:5"],
+                         ids=["during-pretraining", "during-collection", "during-an-update", "while-writing-a-checkpoint"])
 def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uninterrupted, tmp_path, fault):
     run_dir = tmp_path / "run"
     killed = train(run_dir, fault=fault)
@@ -94,6 +97,27 @@ def test_a_corrupted_newest_checkpoint_is_named_and_the_previous_one_is_used(tmp
     assert f"step_{resumed.counters['env_steps']:09d}.pt" == older.name
 
 
+def test_a_damaged_replay_file_is_named_and_the_checkpoint_before_it_is_used(tmp_path):
+    run = SLAC(run_dir=tmp_path / "r", **{**TINY, "checkpoint_interval": 40, "keep_checkpoints": 2}).learn(130, progress=False)
+    run.close()
+    older, newest = list_checkpoints(run.run_dir)
+    position = load_checkpoint(newest)[1]["replay"]
+    frames = np.load(run.run_dir / "replay" / "frames.npy", mmap_mode="r+")
+    frames[(position["total"] - 1) % position["slots"], 0, 0, 0] ^= 0xFF  # a frame only the newest checkpoint holds
+    frames.flush()
+    del frames
+    damaged = rf"frames.npy: frame {position['total'] - 1} .* fails its checksum.*using .*{older.name}"
+    with pytest.warns(UserWarning, match=damaged):
+        resumed = SLAC.load(run.run_dir)
+    assert f"step_{resumed.counters['env_steps']:09d}.pt" == older.name
+    resumed.close()
+    path = run.run_dir / "replay" / "frames.npy"
+    path.write_bytes(path.read_bytes()[:1000])  # truncated: no checkpoint can resume
+    with pytest.raises(CheckpointError, match=r"no checkpoint loads: .*frames.npy: damaged replay file"):
+        SLAC.load(run.run_dir)
+    SLAC.load(run.run_dir, replay=False).close()  # evaluation reads only the checkpoint
+
+
 def test_a_full_disk_while_checkpointing_stops_cleanly_with_the_last_checkpoint_intact(tmp_path, monkeypatch):
     run = SLAC(run_dir=tmp_path / "r", **TINY)
     run.learn(100, progress=False)
@@ -116,7 +140,7 @@ def test_too_little_disk_or_an_unwritable_run_directory_is_refused_before_any_wo
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1_000_000))
     run = SLAC(run_dir=tmp_path / "r", **TINY)
-    with pytest.raises(SlacError, match=r"checkpoints need about .* GiB .* free"):
+    with pytest.raises(SlacError, match=r"the run needs about .* GiB more .* free"):
         run.learn(100, progress=False)
     assert run.counters["env_steps"] == 0 and not (tmp_path / "r" / "metrics.csv").exists()
     monkeypatch.undo()
