@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["SLAC", "make_env", "wrap_env", "list_tasks", "Config", "TASK_PRESETS", "PRESETS"]
+__all__ = ["SLAC", "load_policy", "make_env", "wrap_env", "list_tasks", "Config", "TASK_PRESETS", "PRESETS"]
 
 _EXPORTS = {
     "SLAC": "slac.trainer",
+    "load_policy": "slac.policy",
     "make_env": "slac.envs",
     "wrap_env": "slac.envs",
     "list_tasks": "slac.envs",

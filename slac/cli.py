@@ -117,6 +117,17 @@ def cmd_visualize(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from slac.trainer import SLAC
+
+    run = SLAC.load(args.run_dir, device="cpu", replay=False, checkpoint=args.checkpoint)
+    out = run.export(args.out)
+    run.close()
+    print(f"{out}: policy of {args.run_dir} at env step {run.counters['env_steps']} "
+          f"({out.stat().st_size / 2**20:.1f} MB); load it with slac.load_policy({str(out)!r})")
+    return 0
+
+
 def cmd_quickstart(args) -> int:
     """SLAC on toy/reach with small networks; compares with a random policy; writes a curve."""
     import time
@@ -258,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
     p.add_argument("--device", default=None)
+    p = sub.add_parser("export", help="write a run's policy alone (encoder, model, actor) for slac.load_policy")
+    p.add_argument("run_dir")
+    p.add_argument("--out", required=True, help="the policy file to write (e.g. policy.pt)")
+    p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
     p = sub.add_parser("sweep", help="run tasks x seeds on Ray (local or a cluster); --status DIR shows progress")
     p.add_argument("--tasks", help="comma-separated task names")
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5")
@@ -321,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, "tasks": cmd_tasks,
             "presets": cmd_presets, "reproduce": cmd_reproduce, "plot": cmd_plot,
-            "bench": cmd_bench, "visualize": cmd_visualize,
+            "bench": cmd_bench, "visualize": cmd_visualize, "export": cmd_export,
             "sweep": cmd_sweep}
 
 

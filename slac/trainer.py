@@ -544,6 +544,15 @@ class SLAC:
             run._logger = run._open_run(resume_step=run.counters["env_steps"])
         return run
 
+    def export(self, path: str | Path) -> Path:
+        """Write the policy alone (`slac.load_policy(path)` acts with it): no critics, optimisers or replay."""
+        from slac.policy import export_policy
+
+        c = self.counters
+        info = {"task": self.config.task, "run_dir": str(self.run_dir), "env_steps": c["env_steps"],
+                "updates": c["updates"], "pretrain_updates": c["pretrain_updates"]}
+        return export_policy(self.agent, path, info)
+
     def close(self) -> None:
         for env in {id(e): e for e in (self.env, self.eval_env) if e is not None}.values():
             env.close()

@@ -1,10 +1,14 @@
 import json
 
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 from helpers import TINY
 
+from slac import SLAC, load_policy
+from slac.checkpoint import list_checkpoints
 from slac.cli import main
+from slac.errors import CheckpointError
 from slac.logging import read_csv
 
 TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
@@ -43,6 +47,27 @@ def test_eval_prints_returns_and_writes_a_video(tmp_path, capsys):
     assert result["episodes"] == 2 and len(result["returns"]) == 2
     frames = imageio.mimread(video, memtest=False)
     assert len(frames) == 100 and frames[0].shape == (256, 256, 3)
+
+
+def test_export_writes_a_policy_that_acts_as_the_run_does(tmp_path, capsys):
+    _, run_dir = train(tmp_path)
+    out = tmp_path / "policy.pt"
+    assert main(["export", str(run_dir), "--out", str(out)]) == 0
+    assert "slac.load_policy" in capsys.readouterr().out
+    run = SLAC.load(run_dir, replay=False)
+    policy, reference = load_policy(out), run.policy()
+    assert policy.info["env_steps"] == run.counters["env_steps"] == 100
+    assert out.stat().st_size < 0.5 * list_checkpoints(run_dir)[-1].stat().st_size  # no critics or optimisers
+    obs, _ = run.env.reset(seed=3)
+    actions = [policy.reset(obs, deterministic=True)], [reference.reset(obs, deterministic=True)]
+    for _ in range(5):
+        obs, *_ = run.env.step(actions[1][-1])
+        actions[0].append(policy.step(obs, deterministic=True))
+        actions[1].append(reference.step(obs, deterministic=True))
+    np.testing.assert_array_equal(np.array(actions[0]), np.array(actions[1]))
+    with pytest.raises(CheckpointError, match="not an exported policy"):
+        load_policy(list_checkpoints(run_dir)[-1])
+    run.close()
 
 
 @pytest.mark.parametrize(

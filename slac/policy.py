@@ -1,0 +1,59 @@
+"""A trained policy on its own: `slac export RUN --out policy.pt` writes the encoder, latent model
+and actor weights with the run's config (no critics, optimisers or replay), and
+`slac.load_policy("policy.pt")` gives a policy that acts from 64x64 pixels:
+
+    policy = slac.load_policy("policy.pt")
+    action = policy.reset(obs)          # at an episode's start
+    action = policy.step(obs)           # after each env step
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from slac.agent import HistoryPolicy, SLACAgent
+from slac.checkpoint import load_checkpoint, save_checkpoint
+from slac.config import Config
+from slac.errors import CheckpointError
+
+KIND = "slac-policy"
+
+
+class Policy(HistoryPolicy):
+    """The actor on the rolling history of the current episode, with what it was trained on:
+    `config` (a slac Config) and `info` (task, env steps and updates at export)."""
+
+    def __init__(self, agent: SLACAgent, info: dict[str, Any]) -> None:
+        super().__init__(agent)
+        self.config = agent.config
+        self.info = info
+
+
+def export_policy(agent: SLACAgent, path: str | Path, info: dict[str, Any]) -> Path:
+    """Write what acting needs (the model, for the encoder and a latent actor's filter; the actor)
+    atomically to `path`, as a checkpoint that loads without unpickling code."""
+    tensors = {"model": agent.model.state_dict(), "actor": agent.actor.state_dict()}
+    meta = {"kind": KIND, "config": agent.config.to_dict(), "action_dim": agent.action_dim, "info": info}
+    return save_checkpoint(Path(path), tensors, meta)
+
+
+def load_policy(path: str | Path, device: str = "cpu") -> Policy:
+    """A policy from `slac export`'s file; a run's checkpoint or any other file is refused with one line."""
+    map_location = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                ("cpu" if device == "auto" else device))
+    tensors, meta = load_checkpoint(path, map_location=map_location)
+    if meta.get("kind") != KIND:
+        raise CheckpointError(f"{path}: not an exported policy (a run's checkpoint? write one with "
+                              "`slac export RUN --out policy.pt`, or load the run with slac.SLAC.load)")
+    config = Config.from_dict({**meta["config"], "device": str(map_location), "compile": False})
+    agent = SLACAgent(int(meta["action_dim"]), config, map_location)
+    try:
+        agent.model.load_state_dict(tensors["model"])
+        agent.actor.load_state_dict(tensors["actor"])
+    except (KeyError, RuntimeError) as error:
+        detail = " ".join(str(error).splitlines()[:2])
+        raise CheckpointError(f"{path}: the policy's weights do not match its config: {detail}") from None
+    return Policy(agent.eval(), dict(meta.get("info", {})))
