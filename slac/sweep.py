@@ -1,15 +1,20 @@
-"""`slac sweep`: a grid of runs (tasks x seeds) on Ray, locally or on a cluster.
+"""`slac sweep`: a grid of runs (tasks x seeds) as Ray Tune trials, locally or on a cluster.
 
-Each run is a Ray task that trains in its own run directory under `<out>/runs/`, resuming from
-the directory's latest checkpoint when there is one: a worker that dies (preemption, OOM kill)
-is retried by Ray and continues from its last checkpoint, and re-running the same `slac sweep`
-command continues an interrupted sweep. `<out>/sweep.json` records the grid and the state of
-every run; `slac sweep --status <out>` reads it with each run's progress. On a cluster, `<out>`
-must be on storage every node sees.
+Each run is a trial (`tune.with_resources`: its CPUs and GPUs) that trains in its own run
+directory under `<out>/runs/` and reports every evaluation to Tune (`tune.report`), so Tune's
+progress table, `ExperimentAnalysis` and logger callbacks work. A trial whose worker dies
+(preemption, OOM kill, SIGTERM) or whose run stops short of its steps fails and is retried up to
+`--max-retries` times (`FailureConfig`), continuing from its run directory's latest checkpoint; a
+`SlacError` (a bad config, a NaN loss) ends the trial at once, never retried. Tune's experiment
+state lives in `<out>/tune`; running the same command again restores it
+(`Tuner.restore(resume_errored=True)`): finished runs are not touched. `<out>` is made absolute;
+on a cluster it must be on storage every node sees. Each run's output is in its `worker.log`,
+and `slac sweep --status <out>` shows every run's progress.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -22,6 +27,8 @@ from slac.errors import SlacError
 
 SWEEP_FILE = "sweep.json"
 WORKER_LOG = "sweep_worker.jsonl"  # one line per attempt of a run: host, pid, env step it started from
+WORKER_OUTPUT = "worker.log"  # a trial's stdout and stderr
+EXPERIMENT = "tune"  # Tune's experiment folder inside <out>
 
 
 def plan(tasks: list[str], seeds: list[int], out: Path, preset: str | None = None,
@@ -47,21 +54,53 @@ def plan(tasks: list[str], seeds: list[int], out: Path, preset: str | None = Non
     return runs
 
 
-def _train_one(config: dict, run_dir: str) -> dict:
-    """One run, inside a Ray worker: continue from the latest checkpoint, or start."""
+def renderer_env(gpu_ids: list) -> dict[str, str]:
+    """dm_control's EGL renders on `MUJOCO_EGL_DEVICE_ID`, not on CUDA_VISIBLE_DEVICES: point it at
+    the trial's first GPU, or every run on a node would render on GPU 0."""
+    return {"MUJOCO_EGL_DEVICE_ID": str(gpu_ids[0])} if gpu_ids else {}
+
+
+def _trial(params: dict) -> None:
+    """One run as a Tune trial: continue from its latest checkpoint, or start; report each evaluation."""
+    import ray
+    from ray import tune
+
+    spec = params["run"]
+    run_dir = Path(spec["run_dir"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.update(renderer_env(ray.get_gpu_ids()))
+    with open(run_dir / WORKER_OUTPUT, "a", buffering=1) as output, \
+            contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        try:
+            result = _train(spec, run_dir, report=tune.report)
+        except SlacError as error:  # not transient: fail now, no retry
+            message = f"{type(error).__name__}: {error}".splitlines()[0]
+            print(message, file=output)
+            tune.report({"slac_error": message})
+            return
+    if result["env_steps"] < spec["config"]["steps"]:  # stopped short (a signal): a failure Tune retries
+        raise RuntimeError(f"{spec['name']} stopped at env step {result['env_steps']} of {spec['config']['steps']}")
+
+
+def _train(spec: dict, run_dir: Path, report) -> dict:
     from slac.checkpoint import list_checkpoints
     from slac.trainer import SLAC
 
+    steps = spec["config"]["steps"]
     if list_checkpoints(run_dir):
-        run = SLAC.load(run_dir, steps=config["steps"])
+        run = SLAC.load(run_dir, steps=steps)
     else:
-        run = SLAC(config=Config.from_dict(config), run_dir=run_dir)
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(run_dir) / WORKER_LOG, "a") as log:
+        run = SLAC(config=Config.from_dict(spec["config"]), run_dir=run_dir)
+    with open(run_dir / WORKER_LOG, "a") as log:
         log.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time(),
                               "resumed_from": run.counters["env_steps"]}) + "\n")
-    run.learn(progress=False)
-    run.close()
+    try:
+        if run.counters["env_steps"] < steps:
+            run.learn(progress=False, on_evaluation=lambda row: report(dict(row)))
+        else:  # finished before: nothing to train
+            report({"env_step": run.counters["env_steps"], **run.last_eval})
+    finally:
+        run.close()
     return {"env_steps": run.counters["env_steps"], "last_eval": run.last_eval}
 
 
@@ -81,39 +120,51 @@ def _init_ray(address: str | None):
 def sweep(tasks: list[str], seeds: list[int], out: str | Path, preset: str | None = None,
           overrides: dict[str, Any] | None = None, address: str | None = None, cpus_per_run: float = 1,
           gpus_per_run: float = 0, max_retries: int = 3, echo=print) -> dict:
-    """Run the grid on Ray; returns the final sweep record (also in `<out>/sweep.json`)."""
-    out = Path(out)
+    """Run the grid as Tune trials; returns the final sweep record (also in `<out>/sweep.json`)."""
+    out = Path(out).expanduser().resolve()
     runs = plan(tasks, seeds, out, preset, overrides, cpus_per_run, gpus_per_run)
+    previous = json.loads((out / SWEEP_FILE).read_text()) if (out / SWEEP_FILE).is_file() else None
+    if previous and sorted(previous["runs"]) != sorted(r["name"] for r in runs):
+        raise SlacError(f"{out} holds a sweep of other runs ({', '.join(sorted(previous['runs']))}); "
+                        "give this grid its own --out")
     out.mkdir(parents=True, exist_ok=True)
     record = {"tasks": tasks, "seeds": seeds, "preset": preset, "overrides": overrides or {}, "address": address,
-              "runs": {r["name"]: {"run_dir": r["run_dir"], "steps": r["config"]["steps"], "state": "pending"}
+              "runs": {r["name"]: {"run_dir": r["run_dir"], "steps": r["config"]["steps"], "state": "running"}
                        for r in runs}}
     _write(out, record)
     ray = _init_ray(address)
     try:
-        remote = ray.remote(_train_one).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,
-                                                max_retries=max_retries, retry_exceptions=True)
-        pending = {remote.remote(r["config"], r["run_dir"]): r["name"] for r in runs}
-        for name in pending.values():
-            record["runs"][name]["state"] = "running"
-        _write(out, record)
-        echo(f"sweep: {len(runs)} runs on Ray ({ray.cluster_resources().get('CPU', 0):.0f} CPUs); status: "
+        from ray import tune
+
+        trainable = tune.with_resources(_trial, {"cpu": cpus_per_run, "gpu": gpus_per_run})
+        if tune.Tuner.can_restore(str(out / EXPERIMENT)):
+            echo(f"sweep: continuing the sweep in {out} (finished runs are kept)")
+            tuner = tune.Tuner.restore(str(out / EXPERIMENT), trainable, resume_errored=True)
+        else:
+            tuner = tune.Tuner(
+                trainable, param_space={"run": tune.grid_search(runs)},
+                run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(out), verbose=0,
+                                          failure_config=tune.FailureConfig(max_failures=max_retries)))
+        echo(f"sweep: {len(runs)} runs on Ray Tune ({ray.cluster_resources().get('CPU', 0):.0f} CPUs); status: "
              f"slac sweep --status {out}")
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            name = pending.pop(done[0])
-            try:
-                result = ray.get(done[0])
-                record["runs"][name].update(state="done", env_steps=result["env_steps"], last_eval=result["last_eval"])
-                echo(f"  done   {name}: env step {result['env_steps']}, eval return "
-                     f"{result['last_eval'].get('return_stochastic', float('nan')):.2f}")
-            except Exception as error:  # the task failed after its retries
-                cause = getattr(error, "cause", None) or error  # a RayTaskError wraps the run's own exception
-                record["runs"][name].update(state="failed", error=f"{type(cause).__name__}: {cause}".splitlines()[0])
-                echo(f"  failed {name}: {record['runs'][name]['error']}")
-            _write(out, record)
+        results = tuner.fit()
     finally:
         ray.shutdown()
+    for result in results:
+        name = result.config["run"]["name"]
+        metrics = result.metrics or {}
+        error = metrics.get("slac_error") or (f"{type(result.error).__name__}: {result.error}".splitlines()[0]
+                                              if result.error else None)
+        entry = record["runs"][name]
+        if error:
+            entry.update(state="failed", error=error)
+            echo(f"  failed {name}: {error}")
+        else:
+            last_eval = {k: metrics[k] for k in ("return_stochastic", "return_deterministic") if k in metrics}
+            entry.update(state="done", env_steps=metrics.get("env_step"), last_eval=last_eval)
+            echo(f"  done   {name}: env step {metrics.get('env_step')}, eval return "
+                 f"{last_eval.get('return_stochastic', float('nan')):.2f}")
+    _write(out, record)
     return record
 
 

@@ -14,6 +14,7 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ class SLAC:
         self._logger: RunLogger | None = None
         self._stop = False
         self._without_replay = False
+        self._on_evaluation: Callable[[dict[str, float]], None] | None = None
         self.interrupted = False
 
     # ------------------------------------------------------------------ set-up
@@ -236,8 +238,10 @@ class SLAC:
         return np.array(returns)
 
     # ------------------------------------------------------------------ training
-    def learn(self, total_env_steps: int | None = None, progress: bool = True) -> SLAC:
-        """Train until `total_env_steps` env steps (default: config.steps), then checkpoint."""
+    def learn(self, total_env_steps: int | None = None, progress: bool = True,
+              on_evaluation: Callable[[dict[str, float]], None] | None = None) -> SLAC:
+        """Train until `total_env_steps` env steps (default: config.steps), then checkpoint.
+        `on_evaluation(row)` receives each evaluation's eval.csv row (e.g. to report it to Ray Tune)."""
         from tqdm import tqdm
 
         config, c = self.config, self.counters
@@ -246,6 +250,7 @@ class SLAC:
         self._check_disk()
         remove_partial_checkpoints(self.run_dir)
         self._logger = self._logger or self._open_run(resume_step=None)
+        self._on_evaluation = on_evaluation
         bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
                    disable=not progress, desc=config.task, mininterval=_bar_interval())
         previous_handler = self._install_signal_handler()
@@ -357,10 +362,11 @@ class SLAC:
             "return_stochastic": float(stochastic.mean()), "return_stochastic_std": float(stochastic.std()),
             "return_deterministic": float(deterministic.mean()), "return_deterministic_std": float(deterministic.std()),
         }
-        self._logger.log("eval", {
-            "env_step": c["env_steps"], "agent_step": c["agent_steps"], "update": c["updates"], **self.last_eval,
-            "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start,
-        })
+        row = {"env_step": c["env_steps"], "agent_step": c["agent_steps"], "update": c["updates"], **self.last_eval,
+               "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start}
+        self._logger.log("eval", row)
+        if self._on_evaluation is not None:
+            self._on_evaluation(row)
         if self.eval_env is None:
             c["in_episode"] = False  # the training env was used: its episode starts afresh
         c["next_eval"] = (c["env_steps"] // self.config.eval_interval + 1) * self.config.eval_interval

@@ -28,36 +28,59 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_two_run_sweep_completes_and_a_killed_run_resumes_from_its_checkpoint(tmp_path, capsys):
+def attempts(run_dir):
+    log = run_dir / "sweep_worker.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def sweep_command(out, *extra):
+    return [sys.executable, "-m", "slac.cli", "sweep", "--tasks", "toy/reach", "--steps", "300", "--out", str(out),
+            "--max-retries", "2", *SETTINGS, *extra]
+
+
+def test_tune_sweep_retries_killed_and_terminated_trials_from_their_checkpoints_and_a_rerun_trains_nothing(tmp_path,
+                                                                                                          capsys):
     out = tmp_path / "sweep"
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "slac.cli", "sweep", "--tasks", "toy/reach", "--seeds", "0-1", "--steps", "300",
-         "--out", str(out), "--max-retries", "2", *SETTINGS],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    sweep = subprocess.Popen(sweep_command(out, "--seeds", "0-1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env)
+    runs = [out / "runs" / f"toy_reach-slac-s{seed}" for seed in (0, 1)]
     try:
-        victim = out / "runs" / "toy_reach-slac-s0"
-        wait_for(lambda: list((victim / "checkpoints").glob("*.pt")) and (victim / "sweep_worker.jsonl").is_file(),
-                 240, "the first checkpoint of run s0")
-        worker = json.loads((victim / "sweep_worker.jsonl").read_text().splitlines()[0])
-        os.kill(worker["pid"], signal.SIGKILL)  # preempted mid-run
+        for run_dir, sig in zip(runs, (signal.SIGKILL, signal.SIGTERM)):  # preempted, and stopped politely
+            wait_for(lambda r=run_dir: list((r / "checkpoints").glob("*.pt")) and attempts(r), 240,
+                     f"the first checkpoint of {run_dir.name}")
+            os.kill(attempts(run_dir)[0]["pid"], sig)
         stdout, stderr = sweep.communicate(timeout=400)
     finally:
         sweep.kill()
     assert sweep.returncode == 0, stderr[-2000:]
-    for seed in (0, 1):
-        evals = read_csv(out / "runs" / f"toy_reach-slac-s{seed}" / "eval.csv")
-        assert [int(r["env_step"]) for r in evals] == list(range(0, 301, 50))
-    attempts = [json.loads(line) for line in (victim / "sweep_worker.jsonl").read_text().splitlines()]
-    assert len(attempts) == 2 and attempts[1]["resumed_from"] > 0  # Ray retried it, from its checkpoint
-    assert attempts[1]["pid"] != worker["pid"]
+    for run_dir in runs:
+        assert [int(r["env_step"]) for r in read_csv(run_dir / "eval.csv")] == list(range(0, 301, 50))
+        tries = attempts(run_dir)
+        assert len(tries) == 2 and tries[1]["resumed_from"] > 0 and tries[1]["pid"] != tries[0]["pid"]
+        assert (run_dir / "worker.log").is_file()
     assert "2/2 runs done" in stdout
+    assert (out / "tune").is_dir()  # Tune's experiment state
 
+    rerun = subprocess.run(sweep_command(out, "--seeds", "0-1"), capture_output=True, text=True, env=env, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert [len(attempts(r)) for r in runs] == [2, 2]  # nothing trained again
     capsys.readouterr()
     assert main(["sweep", "--status", str(out)]) == 0
     status = capsys.readouterr().out
     assert "toy_reach-slac-s0" in status and "300/300 (100%)" in status and "2/2 runs done" in status
+
+
+def test_a_trial_that_fails_with_a_slac_error_is_not_retried(tmp_path):
+    out = tmp_path / "sweep"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    result = subprocess.run(sweep_command(out, "--seeds", "0", "--set=decoder_var=1e-300"), capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert result.returncode == 1
+    run_dir = out / "runs" / "toy_reach-slac-s0"
+    assert len(attempts(run_dir)) == 1  # a NaN is not transient: one attempt of the three allowed
+    assert "NumericalError: non-finite loss at update 0" in (run_dir / "worker.log").read_text()
+    assert "failed" in result.stdout and "NumericalError" in result.stdout
 
 
 def test_sweep_errors_are_one_line(tmp_path, capsys):
