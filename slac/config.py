@@ -35,6 +35,11 @@ TASK_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # Named presets: network sizes and schedules that are not the paper's, for CPUs and tests.
+
+def default_action_repeat(task: str) -> int:
+    """The paper's action repeat for a preset task, 1 otherwise."""
+    return int(TASK_PRESETS.get(task, {}).get("action_repeat", 1))
+
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # Small networks that learn toy/reach on 2 CPU cores in minutes (the quickstart).
@@ -198,8 +203,6 @@ class Config:
         return Config.from_dict({**self.to_dict(), **changes})
 
     def resolved_action_repeat(self) -> int:
-        from slac.envs import default_action_repeat
-
         return self.action_repeat or default_action_repeat(self.task)
 
     # ---------------------------------------------------------------- checking

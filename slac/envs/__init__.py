@@ -13,6 +13,7 @@ import difflib
 import gymnasium as gym
 import numpy as np
 
+from slac.config import default_action_repeat
 from slac.envs.rendering import import_dm_control_suite, select_backend, set_rendering
 from slac.envs.toy import TOY_TASKS, make_toy
 from slac.envs.wrappers import ActionRepeat, MujocoContextGuard, PixelObservation
@@ -30,13 +31,6 @@ def list_tasks() -> list[str]:
         + [f"dmc/{name}" for name in _dmc_tasks()]
         + [f"gym/{name}" for name in _gym_mujoco_ids()]
     )
-
-
-def default_action_repeat(task: str) -> int:
-    """The paper's action repeat for a preset task, 1 otherwise."""
-    from slac.config import TASK_PRESETS
-
-    return int(TASK_PRESETS.get(task, {}).get("action_repeat", 1))
 
 
 def make_env(
