@@ -35,11 +35,25 @@ from slac.checkpoint import (
     save_checkpoint,
 )
 from slac.config import Config
-from slac.envs import make_env, render_view, wrap_env
+from slac.envs import make_env, wrap_env
 from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError, TaskError
+from slac.evaluation import (
+    EVALUATION,
+    REPLAY,
+    ROLLOUTS,
+    TRAIN_EPISODES,
+    TRAINER,
+    episode_seed,
+    own_random_stream,
+    random_policy_returns,
+    record_sequence,
+    run_episodes,
+)
 from slac.logging import RunLogger
 from slac.replay import SequenceReplay
-from slac.viz import model_rollouts, rollout_grid, side_by_side, write_video
+from slac.viz import model_rollouts, rollout_grid, write_video
+
+__all__ = ["SLAC", "episode_seed", "random_policy_returns"]  # the last two live in slac.evaluation
 
 TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
                  "alpha", "entropy", "q1", "q2", "target_q")
@@ -69,11 +83,6 @@ def _warn(message: str) -> None:
     import warnings
 
     warnings.warn(message, stacklevel=3)
-
-
-def episode_seed(seed: int, stream: int, index: int) -> int:
-    """Independent, reproducible seeds: stream 0 training episodes, 1 evaluation episodes."""
-    return int(np.random.SeedSequence([seed, stream, index]).generate_state(1)[0])
 
 
 class SLAC:
@@ -114,9 +123,9 @@ class SLAC:
         torch.manual_seed(config.seed)
         self.agent = SLACAgent(self.action_dim, config, self.device)
         self.replay = SequenceReplay(config.replay_capacity, shape, self.action_dim, config.seq_len,
-                                     seed=episode_seed(config.seed, 2, 0), pin_memory=self.device.type == "cuda",
+                                     seed=episode_seed(config.seed, REPLAY, 0), pin_memory=self.device.type == "cuda",
                                      slack=config.keep_checkpoints * self._frames_per_checkpoint)
-        self.rng = np.random.default_rng(episode_seed(config.seed, 3, 0))
+        self.rng = np.random.default_rng(episode_seed(config.seed, TRAINER, 0))
         self.policy_state = HistoryPolicy(self.agent)
         self.counters = {
             "env_steps": 0, "agent_steps": 0, "updates": 0, "pretrain_updates": 0, "episodes": 0,
@@ -179,15 +188,13 @@ class SLAC:
     def evaluate(self, episodes: int | None = None, deterministic: bool = False, env: gym.Env | None = None,
                  record: list | None = None, record_episodes: int | None = None,
                  view_size: int | None = None) -> np.ndarray:
-        """Returns of `episodes` evaluation episodes with fixed seeds. Frames of the first
-        `record_episodes` (default all) are appended to `record`: the agent's (3, 64, 64) input, or
-        with `view_size` that input beside a `view_size`-pixel rendering of the scene."""
+        """Returns of `episodes` evaluation episodes with fixed seeds (slac.evaluation.run_episodes;
+        `record`, `record_episodes` and `view_size` as there)."""
         env = env or self.eval_env or self.env
         episodes = self.config.eval_episodes if episodes is None else episodes
-        # Evaluation draws from its own random stream: it never changes what training samples next.
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(episode_seed(self.config.seed, 5, self.counters["env_steps"]))
-            return self._run_episodes(env, episodes, deterministic, record, record_episodes, view_size)
+        with own_random_stream(self.device, episode_seed(self.config.seed, EVALUATION, self.counters["env_steps"])):
+            return run_episodes(self.agent, env, self.config.seed, episodes, deterministic, record, record_episodes,
+                                view_size)
 
     def rollouts(self, episodes: int = 1, steps: int | None = None) -> list[list[np.ndarray]]:
         """The model's view of `episodes` evaluation episodes (`slac.viz.model_rollouts` rows: ground
@@ -195,47 +202,10 @@ class SLAC:
         (default 2 x seq_len: the model's training window and as far again open loop)."""
         env = self.eval_env or self.env
         steps = steps or 2 * self.config.seq_len
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(episode_seed(self.config.seed, 6, self.counters["env_steps"]))
-            sequences = [self._record_sequence(env, k, steps) for k in range(episodes)]
+        with own_random_stream(self.device, episode_seed(self.config.seed, ROLLOUTS, self.counters["env_steps"])):
+            sequences = [record_sequence(self.agent, env, self.config.seed, k, steps) for k in range(episodes)]
             length = min(len(frames) for frames, _ in sequences)
             return [model_rollouts(self.agent, frames[:length], actions[: length - 1]) for frames, actions in sequences]
-
-    def _record_sequence(self, env: gym.Env, episode: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frames (<= steps + 1) and actions of the stochastic policy in evaluation episode `episode`."""
-        policy = self.policy()
-        obs, _ = env.reset(seed=episode_seed(self.config.seed, 1, episode))
-        policy.start(obs)
-        frames, actions = [obs], []
-        for _ in range(steps):
-            action = policy.act()
-            obs, _, terminated, truncated, _ = env.step(action)
-            policy.observe(action, obs)
-            frames.append(obs)
-            actions.append(action)
-            if terminated or truncated:
-                break
-        return np.stack(frames), np.stack(actions)
-
-    def _run_episodes(self, env: gym.Env, episodes: int, deterministic: bool, record: list | None,
-                      record_episodes: int | None = None, view_size: int | None = None) -> np.ndarray:
-        policy = self.policy()
-        returns = []
-        for k in range(episodes):
-            obs, _ = env.reset(seed=episode_seed(self.config.seed, 1, k))
-            policy.start(obs)
-            total, done = 0.0, False
-            recording = record is not None and (record_episodes is None or k < record_episodes)
-            while not done:
-                if recording:
-                    record.append(obs if view_size is None else side_by_side(obs, render_view(env, view_size)))
-                action = policy.act(deterministic)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                policy.observe(action, obs)
-                total += reward
-                done = terminated or truncated
-            returns.append(total)
-        return np.array(returns)
 
     # ------------------------------------------------------------------ training
     def learn(self, total_env_steps: int | None = None, progress: bool = True,
@@ -303,7 +273,7 @@ class SLAC:
 
     def _start_episode(self) -> None:
         c = self.counters
-        obs, _ = self.env.reset(seed=episode_seed(self.config.seed, 0, c["episodes"]))
+        obs, _ = self.env.reset(seed=episode_seed(self.config.seed, TRAIN_EPISODES, c["episodes"]))
         self.replay.start_episode(obs)
         self.policy_state.start(obs)
         c["in_episode"], c["episode_return"] = True, 0.0
@@ -517,7 +487,7 @@ class SLAC:
         if env_state is None or not hasattr(unwrapped, "set_state"):
             self.counters["in_episode"] = False
             return
-        self.env.reset(seed=episode_seed(self.config.seed, 0, self.counters["episodes"]))
+        self.env.reset(seed=episode_seed(self.config.seed, TRAIN_EPISODES, self.counters["episodes"]))
         unwrapped.set_state(env_state)
         window = self.replay.gather(np.array([self.replay.total - 1]))
         self.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy(),
@@ -573,18 +543,3 @@ def _replay_check(run_dir: Path):
             size = int(meta["config"]["image_size"])
             replay_files.verify(run_dir / "replay", meta["replay"], (3, size, size), int(meta["action_dim"]))
     return check
-
-
-def random_policy_returns(env: gym.Env, episodes: int, seed: int) -> np.ndarray:
-    """Returns of a uniform random policy on the evaluation episodes' seeds (the baseline)."""
-    rng = np.random.default_rng(episode_seed(seed, 4, 0))
-    returns = []
-    for k in range(episodes):
-        env.reset(seed=episode_seed(seed, 1, k))
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
-    return np.array(returns)

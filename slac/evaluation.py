@@ -1,0 +1,88 @@
+"""Evaluation episodes and recordings of a policy, apart from training: fixed episode seeds, a
+random stream of their own (evaluating never changes what training samples next), and the random
+policy's returns on the same episodes as the baseline."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from slac.agent import HistoryPolicy, SLACAgent
+from slac.envs import render_view
+from slac.viz import side_by_side
+
+TRAIN_EPISODES, EVAL_EPISODES, REPLAY, TRAINER, RANDOM_POLICY, EVALUATION, ROLLOUTS = range(7)  # seed streams
+
+
+def episode_seed(seed: int, stream: int, index: int) -> int:
+    """Independent, reproducible seeds: stream 0 training episodes, 1 evaluation episodes, ..."""
+    return int(np.random.SeedSequence([seed, stream, index]).generate_state(1)[0])
+
+
+@contextlib.contextmanager
+def own_random_stream(device: torch.device, seed: int) -> Iterator[None]:
+    """Torch's global generator(s) seeded with `seed` inside the block, restored after it."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
+def run_episodes(agent: SLACAgent, env: gym.Env, seed: int, episodes: int, deterministic: bool,
+                 record: list | None = None, record_episodes: int | None = None,
+                 view_size: int | None = None) -> np.ndarray:
+    """Returns of evaluation episodes 0..episodes-1 (seeds from `seed`). Frames of the first
+    `record_episodes` (default all) are appended to `record`: the agent's input, or with
+    `view_size` that input beside a `view_size`-pixel rendering of the scene."""
+    policy = HistoryPolicy(agent)
+    returns = []
+    for k in range(episodes):
+        obs, _ = env.reset(seed=episode_seed(seed, EVAL_EPISODES, k))
+        policy.start(obs)
+        total, done = 0.0, False
+        recording = record is not None and (record_episodes is None or k < record_episodes)
+        while not done:
+            if recording:
+                record.append(obs if view_size is None else side_by_side(obs, render_view(env, view_size)))
+            action = policy.act(deterministic)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            policy.observe(action, obs)
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+    return np.array(returns)
+
+
+def record_sequence(agent: SLACAgent, env: gym.Env, seed: int, episode: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (<= steps + 1) and actions of the stochastic policy in evaluation episode `episode`."""
+    policy = HistoryPolicy(agent)
+    obs, _ = env.reset(seed=episode_seed(seed, EVAL_EPISODES, episode))
+    policy.start(obs)
+    frames, actions = [obs], []
+    for _ in range(steps):
+        action = policy.act()
+        obs, _, terminated, truncated, _ = env.step(action)
+        policy.observe(action, obs)
+        frames.append(obs)
+        actions.append(action)
+        if terminated or truncated:
+            break
+    return np.stack(frames), np.stack(actions)
+
+
+def random_policy_returns(env: gym.Env, episodes: int, seed: int) -> np.ndarray:
+    """Returns of a uniform random policy on the evaluation episodes' seeds (the baseline)."""
+    rng = np.random.default_rng(episode_seed(seed, RANDOM_POLICY, 0))
+    returns = []
+    for k in range(episodes):
+        env.reset(seed=episode_seed(seed, EVAL_EPISODES, k))
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+    return np.array(returns)
