@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from slac import faults, replay_files
+from slac import faults
 from slac.agent import HistoryPolicy, SLACAgent
 from slac.checkpoint import (
     checkpoint_path,
@@ -51,6 +51,7 @@ from slac.evaluation import (
 )
 from slac.logging import RunLogger
 from slac.replay import SequenceReplay
+from slac.run_checks import check_disk, replay_check, warn_memory
 from slac.viz import model_rollouts, rollout_grid, write_video
 
 __all__ = ["SLAC", "episode_seed", "random_policy_returns"]  # the last two live in slac.evaluation
@@ -361,44 +362,10 @@ class SLAC:
         return postfix
 
     def _check_disk(self) -> None:
-        """Before any work: the run directory can be written and its disk holds the replay files
-        (filled as frames arrive) and the checkpoints (`keep_checkpoints` plus one being written)."""
-        import shutil
-
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            probe = self.run_dir / ".write_test"
-            probe.write_bytes(b"slac")
-            probe.unlink()
-        except OSError as error:
-            raise SlacError(f"run directory {self.run_dir} is not writable: {error.strerror or error}") from None
-        checkpoint = _parameter_bytes(self.agent) * 3
-        replay_on_disk = sum(p.stat().st_blocks * 512 for p in (self.run_dir / "replay").glob("*.npy"))
-        need = (self.config.keep_checkpoints + 1) * checkpoint + self.replay.nbytes - replay_on_disk
-        existing = sum(p.stat().st_size for p in list_checkpoints(self.run_dir))
-        free = shutil.disk_usage(self.run_dir).free
-        if free + existing < need:
-            raise SlacError(
-                f"{self.run_dir}: the run needs about {need / 2**30:.2f} GiB more ({self.replay.nbytes / 2**30:.2f} GiB "
-                f"of replay files and {self.config.keep_checkpoints} + 1 checkpoints of {checkpoint / 2**20:.0f} MiB) "
-                f"but the disk has {free / 2**30:.2f} GiB free; free space, or lower replay_capacity"
-            )
+        check_disk(self.run_dir, self.replay.nbytes, _parameter_bytes(self.agent) * 3, self.config.keep_checkpoints)
 
     def _warn_memory(self) -> None:
-        need = self.replay.nbytes
-        try:
-            import os
-
-            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            return
-        if need > available:
-            import warnings
-
-            warnings.warn(
-                f"the replay buffer needs {need / 2**30:.1f} GiB when full but {available / 2**30:.1f} GiB is free; "
-                "lower replay_capacity", stacklevel=3,
-            )
+        warn_memory(self.replay.nbytes)
 
     # ------------------------------------------------------------------ Ctrl-C / SIGTERM
     def _install_signal_handler(self):
@@ -499,7 +466,7 @@ class SLAC:
         """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config (e.g. steps)."""
         run_dir = Path(run_dir)
         map_location = resolve_device(device or "auto") if device else "cpu"
-        check = _replay_check(run_dir) if replay else None
+        check = replay_check(run_dir) if replay else None
         if checkpoint:
             tensors, meta = load_checkpoint(checkpoint, map_location=map_location)
             if check:
@@ -534,12 +501,3 @@ class SLAC:
             env.close()
         if self._logger is not None:
             self._logger.close()
-
-
-def _replay_check(run_dir: Path):
-    """`check(meta)` for latest_good_checkpoint: the checkpoint's replay frames are on disk, intact."""
-    def check(meta: dict[str, Any]) -> None:
-        if "replay" in meta:  # checkpoints that carry their replay (the old format) have nothing to check
-            size = int(meta["config"]["image_size"])
-            replay_files.verify(run_dir / "replay", meta["replay"], (3, size, size), int(meta["action_dim"]))
-    return check
