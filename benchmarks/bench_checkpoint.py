@@ -1,8 +1,8 @@
 """Checkpoint cost at the paper's replay capacity: write time, bytes written per 10K env steps,
 peak extra memory while saving, and the time `slac eval` takes to load a run.
 
-The buffer is filled with random frames written straight into the replay (no env steps), then
-one checkpoint is saved; then 10,000 env steps' worth of frames (2,500 at action repeat 4) are
+The buffer is filled with random frames written straight into the replay (no env steps), one
+update gives the optimisers their state, then one checkpoint is saved; then 10,000 env steps' worth of frames (2,500 at action repeat 4) are
 added and a second checkpoint is saved, and the bytes this process wrote to storage over that
 period (`/proc/self/io` write_bytes, which counts pages as they are dirtied, mapped or not)
 are reported. Prints one JSON line.
@@ -84,6 +84,7 @@ def main() -> None:
     run._logger = run._open_run(resume_step=None)  # what learn() does first: the run directory exists
     rng = np.random.default_rng(0)
     fill(run, args.capacity, rng)
+    run.agent.update(run.replay.sample(run.config.ac_batch))  # the optimisers hold their state, as in a run
 
     start = time.perf_counter()
     with PeakMemory() as memory:
