@@ -1,4 +1,4 @@
-"""Process-level settings: the CPU allocator (faster, same numbers) and CUDA's matmul precision.
+"""Process-level settings: the device, the CPU allocator (faster, same numbers) and CUDA's matmul precision.
 
 An update allocates and frees tensors of 10-40 MB many times (images, activations and their
 gradients). glibc serves allocations above its mmap threshold (at most 32 MB, often much less)
@@ -15,6 +15,8 @@ import ctypes.util
 import functools
 
 import torch
+
+from slac.errors import ConfigError
 
 M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
@@ -42,3 +44,12 @@ def set_cuda_matmul_precision(tf32: bool) -> None:
     mantissa) by default; `tf32=True` allows it for convolutions and matrix products alike."""
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; a CUDA request without CUDA is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} was requested but this PyTorch has no CUDA device; use --device cpu or auto")
+    return torch.device(name)

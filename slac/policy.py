@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from slac.agent import HistoryPolicy, SLACAgent
 from slac.checkpoint import load_checkpoint, save_checkpoint
 from slac.config import Config
 from slac.errors import CheckpointError
+from slac.host import resolve_device
 
 KIND = "slac-policy"
 
@@ -42,8 +41,7 @@ def export_policy(agent: SLACAgent, path: str | Path, info: dict[str, Any]) -> P
 
 def load_policy(path: str | Path, device: str = "cpu") -> Policy:
     """A policy from `slac export`'s file; a run's checkpoint or any other file is refused with one line."""
-    map_location = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                                ("cpu" if device == "auto" else device))
+    map_location = resolve_device(device)
     tensors, meta = load_checkpoint(path, map_location=map_location)
     if meta.get("kind") != KIND:
         raise CheckpointError(f"{path}: not an exported policy (a run's checkpoint? write one with "

@@ -23,20 +23,18 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from slac import faults
+from slac import faults, run_state
 from slac.agent import HistoryPolicy, SLACAgent
 from slac.checkpoint import (
     checkpoint_path,
-    latest_good_checkpoint,
     list_checkpoints,
-    load_checkpoint,
     prune_checkpoints,
     remove_partial_checkpoints,
     save_checkpoint,
 )
 from slac.config import Config
 from slac.envs import make_env, wrap_env
-from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError, TaskError
+from slac.errors import NumericalError, SlacError, TaskError
 from slac.evaluation import (
     EVALUATION,
     REPLAY,
@@ -49,12 +47,13 @@ from slac.evaluation import (
     record_sequence,
     run_episodes,
 )
+from slac.host import resolve_device
 from slac.logging import RunLogger
 from slac.replay import SequenceReplay
-from slac.run_checks import check_disk, replay_check, warn_memory
+from slac.run_checks import check_disk, warn_memory
 from slac.viz import model_rollouts, rollout_grid, write_video
 
-__all__ = ["SLAC", "episode_seed", "random_policy_returns"]  # the last two live in slac.evaluation
+__all__ = ["SLAC", "episode_seed", "random_policy_returns", "resolve_device"]  # defined in slac.evaluation, slac.host
 
 TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
                  "alpha", "entropy", "q1", "q2", "target_q")
@@ -67,23 +66,8 @@ def _bar_interval() -> float:
     return 0.1 if sys.stderr.isatty() else 30.0
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; a CUDA request without CUDA is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name} was requested but this PyTorch has no CUDA device; use --device cpu or auto")
-    return torch.device(name)
-
-
 def _parameter_bytes(module: torch.nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in module.parameters())
-
-
-def _warn(message: str) -> None:
-    import warnings
-
-    warnings.warn(message, stacklevel=3)
 
 
 class SLAC:
@@ -386,23 +370,8 @@ class SLAC:
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Everything a run needs to continue exactly: tensors, and JSON metadata."""
-        tensors = {
-            "agent": self.agent.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in self.agent.optimizers.items()},
-            "torch_rng": torch.get_rng_state(),
-        }
-        if self.device.type == "cuda":
-            tensors["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        unwrapped = self.env.unwrapped
-        in_episode_state = unwrapped.get_state() if self.counters["in_episode"] and hasattr(unwrapped, "get_state") else None
-        meta = {
-            "config": self.config.to_dict(), "counters": dict(self.counters), "last_eval": self.last_eval,
-            "model_version": self.agent.model_version, "action_dim": self.action_dim,
-            "numpy_rng": self.rng.bit_generator.state, "replay_rng": self.replay.rng.bit_generator.state,
-            "env_state": in_episode_state, "replay": self.replay.position,
-        }
-        return tensors, meta
+        """Everything a run needs to continue exactly: tensors, and JSON metadata (slac.run_state)."""
+        return run_state.capture(self)
 
     def save(self, path: str | Path | None = None) -> Path:
         """Flush the replay files, then write a checkpoint atomically (default: the run's
@@ -420,72 +389,16 @@ class SLAC:
         return target
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:
-        saved_dim = meta.get("action_dim")
-        if saved_dim is not None and saved_dim != self.action_dim:
-            raise CheckpointError(f"the checkpoint's agent acts with {saved_dim}-dimensional actions; this run's env "
-                                  f"({self.config.task}) has {self.action_dim}")
-        try:
-            self.agent.load_state_dict(tensors["agent"])
-            for name, opt in self.agent.optimizers.items():
-                opt.load_state_dict(tensors["optimizers"][name])
-            if replay and "replay" in tensors:  # a checkpoint from before the replay moved to disk
-                self.replay.load_state_dict(tensors["replay"])
-                self.replay.persist(self.run_dir / "replay")
-            elif replay:
-                self.replay.restore(self.run_dir / "replay", meta["replay"])
-            if replay:
-                self.replay.rng.bit_generator.state = meta["replay_rng"]
-            torch.set_rng_state(tensors["torch_rng"])
-            if "cuda_rng" in tensors and self.device.type == "cuda":
-                torch.cuda.set_rng_state(tensors["cuda_rng"], self.device)
-            self.rng.bit_generator.state = meta["numpy_rng"]
-        except (KeyError, RuntimeError, ValueError, TypeError) as error:
-            detail = " ".join(line.strip() for line in str(error).splitlines()[:2])
-            raise CheckpointError(f"checkpoint does not match this run's networks or buffer: {detail}") from None
-        self.counters.update(meta["counters"])
-        self.last_eval = meta.get("last_eval", {})
-        self.agent.model_version = int(meta.get("model_version", 0))
-        if self.counters["in_episode"] and replay:
-            self._continue_episode(meta.get("env_state"))
-
-    def _continue_episode(self, env_state: dict | None) -> None:
-        """Restore the env mid-episode where it can be, else start a new episode on the next step."""
-        unwrapped = self.env.unwrapped
-        if env_state is None or not hasattr(unwrapped, "set_state"):
-            self.counters["in_episode"] = False
-            return
-        self.env.reset(seed=episode_seed(self.config.seed, TRAIN_EPISODES, self.counters["episodes"]))
-        unwrapped.set_state(env_state)
-        window = self.replay.gather(np.array([self.replay.total - 1]))
-        self.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy(),
-                                       real_frames=int(window.frame_mask[0, 1:].sum()))
+        """Continue from a checkpoint's (tensors, meta) (slac.run_state.restore)."""
+        run_state.restore(self, tensors, meta, replay)
 
     @classmethod
     def load(cls, run_dir: str | Path, *, checkpoint: str | Path | None = None, device: str | None = None,
              replay: bool = True, **overrides: Any) -> SLAC:
-        """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config (e.g. steps)."""
-        run_dir = Path(run_dir)
-        map_location = resolve_device(device or "auto") if device else "cpu"
-        check = replay_check(run_dir) if replay else None
-        if checkpoint:
-            tensors, meta = load_checkpoint(checkpoint, map_location=map_location)
-            if check:
-                check(meta)
-        else:  # the newest checkpoint that loads (and whose replay frames are intact); damaged ones are named
-            _, tensors, meta = latest_good_checkpoint(run_dir, map_location, warn=_warn, check=check)
-        overrides.pop("run_dir", None)  # a run continues in its own directory
-        values = {**meta["config"], **overrides, "run_dir": str(run_dir)}
-        if device:
-            values["device"] = device
-        if not replay:
-            values["replay_capacity"] = max(values["seq_len"] + 2, 16)
-        run = cls(config=Config.from_dict(values), run_dir=run_dir)
-        run._without_replay = not replay
-        run.load_state(tensors, meta, replay=replay)
-        run._logger = None
-        if replay:
-            run._logger = run._open_run(resume_step=run.counters["env_steps"])
-        return run
+        """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config (e.g.
+        steps). With `replay=False` only the checkpoint file is read: the run acts, evaluates and
+        exports, but cannot train or save."""
+        return run_state.load(cls, run_dir, checkpoint=checkpoint, device=device, replay=replay, **overrides)
 
     def export(self, path: str | Path) -> Path:
         """Write the policy alone (`slac.load_policy(path)` acts with it): no critics, optimisers or replay."""

@@ -1,0 +1,118 @@
+"""A run's state in a checkpoint, and back: what `SLAC.save` writes and `SLAC.load` rebuilds.
+
+The checkpoint holds the networks, optimisers, RNG states, counters, the replay's write position
+(its frames stay in the run's `replay/` files) and, where the env can give it, the env's state
+mid-episode; restoring all of it makes a resumed run continue exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from slac.checkpoint import latest_good_checkpoint, load_checkpoint
+from slac.config import Config
+from slac.errors import CheckpointError
+from slac.evaluation import TRAIN_EPISODES, episode_seed
+from slac.host import resolve_device
+from slac.run_checks import replay_check
+
+if TYPE_CHECKING:
+    from slac.trainer import SLAC
+
+
+def capture(run: SLAC) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Everything a run needs to continue exactly: tensors, and JSON metadata."""
+    tensors = {
+        "agent": run.agent.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in run.agent.optimizers.items()},
+        "torch_rng": torch.get_rng_state(),
+    }
+    if run.device.type == "cuda":
+        tensors["cuda_rng"] = torch.cuda.get_rng_state(run.device)
+    unwrapped = run.env.unwrapped
+    in_episode_state = unwrapped.get_state() if run.counters["in_episode"] and hasattr(unwrapped, "get_state") else None
+    meta = {
+        "config": run.config.to_dict(), "counters": dict(run.counters), "last_eval": run.last_eval,
+        "model_version": run.agent.model_version, "action_dim": run.action_dim,
+        "numpy_rng": run.rng.bit_generator.state, "replay_rng": run.replay.rng.bit_generator.state,
+        "env_state": in_episode_state, "replay": run.replay.position,
+    }
+    return tensors, meta
+
+
+def restore(run: SLAC, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:
+    """Put a checkpoint's state into `run` (built from the checkpoint's config); with `replay` the
+    replay files are reopened at the recorded position and a mid-episode env continues."""
+    saved_dim = meta.get("action_dim")
+    if saved_dim is not None and saved_dim != run.action_dim:
+        raise CheckpointError(f"the checkpoint's agent acts with {saved_dim}-dimensional actions; this run's env "
+                              f"({run.config.task}) has {run.action_dim}")
+    try:
+        run.agent.load_state_dict(tensors["agent"])
+        for name, opt in run.agent.optimizers.items():
+            opt.load_state_dict(tensors["optimizers"][name])
+        if replay and "replay" in tensors:  # a checkpoint from before the replay moved to disk
+            run.replay.load_state_dict(tensors["replay"])
+            run.replay.persist(run.run_dir / "replay")
+        elif replay:
+            run.replay.restore(run.run_dir / "replay", meta["replay"])
+        if replay:
+            run.replay.rng.bit_generator.state = meta["replay_rng"]
+        torch.set_rng_state(tensors["torch_rng"])
+        if "cuda_rng" in tensors and run.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["cuda_rng"], run.device)
+        run.rng.bit_generator.state = meta["numpy_rng"]
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:
+        detail = " ".join(line.strip() for line in str(error).splitlines()[:2])
+        raise CheckpointError(f"checkpoint does not match this run's networks or buffer: {detail}") from None
+    run.counters.update(meta["counters"])
+    run.last_eval = meta.get("last_eval", {})
+    run.agent.model_version = int(meta.get("model_version", 0))
+    if run.counters["in_episode"] and replay:
+        continue_episode(run, meta.get("env_state"))
+
+
+def continue_episode(run: SLAC, env_state: dict | None) -> None:
+    """Restore the env mid-episode where it can be, else start a new episode on the next step."""
+    unwrapped = run.env.unwrapped
+    if env_state is None or not hasattr(unwrapped, "set_state"):
+        run.counters["in_episode"] = False
+        return
+    run.env.reset(seed=episode_seed(run.config.seed, TRAIN_EPISODES, run.counters["episodes"]))
+    unwrapped.set_state(env_state)
+    window = run.replay.gather(np.array([run.replay.total - 1]))
+    run.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy(),
+                                  real_frames=int(window.frame_mask[0, 1:].sum()))
+
+
+def load(cls: type[SLAC], run_dir: str | Path, *, checkpoint: str | Path | None = None, device: str | None = None,
+         replay: bool = True, **overrides: Any) -> SLAC:
+    """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config."""
+    run_dir = Path(run_dir)
+    map_location = resolve_device(device or "auto") if device else "cpu"
+    check = replay_check(run_dir) if replay else None
+    if checkpoint:
+        tensors, meta = load_checkpoint(checkpoint, map_location=map_location)
+        if check:
+            check(meta)
+    else:  # the newest checkpoint that loads (and whose replay frames are intact); damaged ones are named
+        _, tensors, meta = latest_good_checkpoint(run_dir, map_location, check=check,
+                                                  warn=lambda message: warnings.warn(message, stacklevel=4))
+    overrides.pop("run_dir", None)  # a run continues in its own directory
+    values = {**meta["config"], **overrides, "run_dir": str(run_dir)}
+    if device:
+        values["device"] = device
+    if not replay:
+        values["replay_capacity"] = max(values["seq_len"] + 2, 16)
+    run = cls(config=Config.from_dict(values), run_dir=run_dir)
+    run._without_replay = not replay
+    restore(run, tensors, meta, replay=replay)
+    run._logger = None
+    if replay:
+        run._logger = run._open_run(resume_step=run.counters["env_steps"])
+    return run
