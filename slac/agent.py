@@ -64,6 +64,12 @@ def history_resets(length: int, real_frames: int | None, device: torch.device | 
     return resets
 
 
+def batch_history_resets(length: int, real_frames: torch.Tensor) -> torch.Tensor:
+    """(N, length) bool: `history_resets` for N histories with `real_frames` (N,) real frames each."""
+    first_real = length - real_frames.clamp(max=length)
+    return torch.arange(length, device=real_frames.device)[None] <= first_real[:, None]
+
+
 def critic_loss(
     critic: TwinCritic,
     critic_target: TwinCritic,
@@ -261,6 +267,18 @@ class SLACAgent(nn.Module):
             x = actor_input(features[None], actions[None])
         action, _ = self.actor(x, deterministic=deterministic)
         return action[0].cpu().numpy()
+
+    @torch.no_grad()
+    def act_on_histories(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,
+                         deterministic: bool = False) -> np.ndarray:
+        """The batched `act_on_features`: features (N, 8, F), actions (N, 7, A), real_frames (N,) -> (N, A)."""
+        if self.config.actor_input == "latent":
+            resets = batch_history_resets(features.shape[1], real_frames.to(self.device))
+            x = self.model.latent_samples(features, actions, resets)[:, -1]
+        else:
+            x = actor_input(features, actions)
+        action, _ = self.actor(x, deterministic=deterministic)
+        return action.cpu().numpy()
 
     def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Action for a history: frames (8, 3, 64, 64) uint8 x_1:tau+1, actions (7, A) a_1:tau."""

@@ -12,11 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from slac.agent import HistoryPolicy, SLACAgent
 from slac.checkpoint import load_checkpoint, save_checkpoint
 from slac.config import Config
 from slac.errors import CheckpointError
 from slac.host import resolve_device
+from slac.predict import History, predict
 
 KIND = "slac-policy"
 
@@ -29,6 +32,11 @@ class Policy(HistoryPolicy):
         super().__init__(agent)
         self.config = agent.config
         self.info = info
+
+    def predict(self, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray, History]:
+        """Stable-Baselines3's predict, batched (slac.predict)."""
+        return predict(self.agent, obs, state, episode_start, deterministic)
 
 
 def export_policy(agent: SLACAgent, path: str | Path, info: dict[str, Any]) -> Path:

@@ -49,6 +49,7 @@ from slac.evaluation import (
 )
 from slac.host import resolve_device
 from slac.logging import RunLogger
+from slac.predict import History, predict
 from slac.replay import SequenceReplay
 from slac.run_checks import check_disk, warn_memory
 from slac.viz import model_rollouts, rollout_grid, write_video
@@ -169,6 +170,12 @@ class SLAC:
     def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Action for an explicit history: 8 frames (3, 64, 64) uint8 and the 7 actions between them."""
         return self.agent.act(frames, actions, deterministic)
+
+    def predict(self, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = False) -> tuple[np.ndarray, History]:
+        """Stable-Baselines3's predict: actions for obs (3, 64, 64) or (N, 3, 64, 64) and the history
+        state to pass back; `episode_start[i]` restarts row i's history (slac.predict)."""
+        return predict(self.agent, obs, state, episode_start, deterministic)
 
     def evaluate(self, episodes: int | None = None, deterministic: bool = False, env: gym.Env | None = None,
                  record: list | None = None, record_episodes: int | None = None,

@@ -1,0 +1,69 @@
+"""Stable-Baselines3's `predict` for SLAC: `actions, state = predict(agent, obs, state, episode_start)`.
+
+The recurrent state is the history the actor sees: per env the last 8 frames (and their
+features), the 7 actions between them, how many of them belong to the current episode, and the
+action just returned. `episode_start[i]` (SB3's name: the observation is an episode's first)
+restarts row i's history as training pads it: the first frame repeated, zero actions. The N new
+frames are encoded in one call; a history is re-encoded only after the model changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from slac.agent import SLACAgent
+
+
+@dataclass
+class History:
+    """The recurrent state `predict` returns and takes back, one row per env."""
+
+    frames: np.ndarray  # (N, L, 3, H, W) uint8
+    features: torch.Tensor  # (N, L, F), encoded by model version `version`
+    actions: torch.Tensor  # (N, L-1, A)
+    real_frames: torch.Tensor  # (N,) frames of the current episode in the history
+    last_action: np.ndarray  # (N, A): the action returned last, taken before the next observation
+    version: int
+
+
+def predict(agent: SLACAgent, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
+            deterministic: bool = False) -> tuple[np.ndarray, History]:
+    """Actions for one observation (3, H, W) or a batch (N, 3, H, W), and the state to pass back."""
+    obs = np.asarray(obs)
+    single = obs.ndim == 3
+    batch = obs[None] if single else obs
+    if batch.ndim != 4 or batch.shape[1:] != (3, 64, 64) or batch.dtype != np.uint8:
+        raise ValueError(f"predict takes uint8 observations (3, 64, 64) or (N, 3, 64, 64); got {obs.dtype} {obs.shape}")
+    n, length = len(batch), agent.seq_len
+    if state is not None and len(state.frames) != n:
+        raise ValueError(f"the state holds {len(state.frames)} histories but {n} observations were given")
+    new = agent.encode_frames(batch)  # (N, F): the new frames, in one call
+    if state is None:  # every row starts an episode
+        state = History(
+            frames=np.repeat(batch[:, None], length, axis=1), features=new[:, None].repeat(1, length, 1),
+            actions=torch.zeros(n, length - 1, agent.action_dim, device=agent.device),
+            real_frames=torch.ones(n, dtype=torch.long), last_action=np.zeros((n, agent.action_dim), np.float32),
+            version=agent.model_version)
+    else:
+        if state.version != agent.model_version:  # the encoder changed: features of the kept frames are stale
+            kept = agent.encode_frames(state.frames.reshape(-1, *state.frames.shape[2:]))
+            state.features, state.version = kept.reshape(n, length, -1), agent.model_version
+        last = torch.as_tensor(state.last_action, dtype=torch.float32, device=agent.device)
+        state = History(
+            frames=np.concatenate([state.frames[:, 1:], batch[:, None]], axis=1),
+            features=torch.cat([state.features[:, 1:], new[:, None]], dim=1),
+            actions=torch.cat([state.actions[:, 1:], last[:, None]], dim=1),
+            real_frames=(state.real_frames + 1).clamp(max=length), last_action=state.last_action,
+            version=state.version)
+        starts = np.zeros(n, bool) if episode_start is None else np.asarray(episode_start, bool).reshape(n)
+        if starts.any():
+            rows = torch.as_tensor(np.flatnonzero(starts))
+            state.frames[starts] = batch[starts][:, None]
+            state.features[rows.to(agent.device)] = new[rows.to(agent.device)][:, None]
+            state.actions[rows.to(agent.device)] = 0
+            state.real_frames[rows] = 1
+    state.last_action = agent.act_on_histories(state.features, state.actions, state.real_frames, deterministic)
+    return (state.last_action[0] if single else state.last_action), state
