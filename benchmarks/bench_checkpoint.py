@@ -2,10 +2,10 @@
 peak extra memory while saving, and the time `slac eval` takes to load a run.
 
 The buffer is filled with random frames written straight into the replay (no env steps), one
-update gives the optimisers their state, then one checkpoint is saved; then 10,000 env steps' worth of frames (2,500 at action repeat 4) are
-added and a second checkpoint is saved, and the bytes this process wrote to storage over that
-period (`/proc/self/io` write_bytes, which counts pages as they are dirtied, mapped or not)
-are reported. Prints one JSON line.
+update gives the optimisers their state, then one checkpoint is saved; then 10,000 env steps'
+worth of frames (2,500 at action repeat 4) are added and a second checkpoint is saved, and the
+bytes this process wrote to storage over that period are reported (`/proc/self/io` write_bytes,
+which counts pages as they are dirtied, mapped or not). Prints one JSON line.
 
     python benchmarks/bench_checkpoint.py [--capacity 100000] [--run-dir /tmp/bench-ckpt]
 """

@@ -96,12 +96,22 @@ def _train(spec: dict, run_dir: Path, report) -> dict:
                               "resumed_from": run.counters["env_steps"]}) + "\n")
     try:
         if run.counters["env_steps"] < steps:
-            run.learn(progress=False, on_evaluation=lambda row: report(dict(row)))
+            run.learn(progress=False, callback=_ReportEvaluations(report))
         else:  # finished before: nothing to train
             report({"env_step": run.counters["env_steps"], **run.last_eval})
     finally:
         run.close()
     return {"env_steps": run.counters["env_steps"], "last_eval": run.last_eval}
+
+
+class _ReportEvaluations:
+    """Each evaluation's eval.csv row to Tune (`tune.report`)."""
+
+    def __init__(self, report) -> None:
+        self.report = report
+
+    def on_evaluation(self, run, row: dict) -> None:
+        self.report(dict(row))
 
 
 def _init_ray(address: str | None):

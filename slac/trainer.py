@@ -14,7 +14,6 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 
 from slac import faults, run_state
 from slac.agent import HistoryPolicy, SLACAgent
+from slac.callbacks import Callback, as_callback
 from slac.checkpoint import (
     checkpoint_path,
     list_checkpoints,
@@ -123,7 +123,8 @@ class SLAC:
         self._logger: RunLogger | None = None
         self._stop = False
         self._without_replay = False
-        self._on_evaluation: Callable[[dict[str, float]], None] | None = None
+        self._callback: Callback | None = None
+        self.stopped_by_callback = False
         self.interrupted = False
 
     # ------------------------------------------------------------------ set-up
@@ -200,19 +201,25 @@ class SLAC:
             return [model_rollouts(self.agent, frames[:length], actions[: length - 1]) for frames, actions in sequences]
 
     # ------------------------------------------------------------------ training
-    def learn(self, total_env_steps: int | None = None, progress: bool = True,
-              on_evaluation: Callable[[dict[str, float]], None] | None = None) -> SLAC:
-        """Train until `total_env_steps` env steps (default: config.steps), then checkpoint.
-        `on_evaluation(row)` receives each evaluation's eval.csv row (e.g. to report it to Ray Tune)."""
+    def learn(self, total_env_steps: int | None = None, progress: bool = True, callback: Any = None,
+              reset_num_timesteps: bool = True) -> SLAC:
+        """Train `total_env_steps` more env steps (with `reset_num_timesteps=False`: until the run has
+        `total_env_steps`; with None: until config.steps), then checkpoint. The env-step count is
+        never reset: it is the x axis of every curve. `callback`: see slac.callbacks; a hook that
+        returns False stops training cleanly, with a checkpoint."""
         from tqdm import tqdm
 
         config, c = self.config, self.counters
-        total = config.steps if total_env_steps is None else int(total_env_steps)
+        if total_env_steps is None:
+            total = config.steps
+        else:
+            total = int(total_env_steps) + (c["env_steps"] if reset_num_timesteps else 0)
         self._warn_memory()
         self._check_disk()
         remove_partial_checkpoints(self.run_dir)
         self._logger = self._logger or self._open_run(resume_step=None)
-        self._on_evaluation = on_evaluation
+        self._callback = as_callback(callback)
+        self._stop = self.stopped_by_callback = False
         bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
                    disable=not progress, desc=config.task, mininterval=_bar_interval())
         previous_handler = self._install_signal_handler()
@@ -226,6 +233,8 @@ class SLAC:
                 # Without an env of its own, evaluation waits for the training episode to end.
                 if c["env_steps"] >= c["next_eval"] and (self.eval_env is not None or not c["in_episode"]):
                     self._evaluate_and_log(bar)
+                    if self._stop:  # a callback stopped training on this evaluation
+                        break
                 if not c["in_episode"]:
                     self._start_episode()
                 learning = c["env_steps"] >= config.init_steps  # the policy acts and updates follow
@@ -245,6 +254,8 @@ class SLAC:
                             window_start, window_steps = now, c["env_steps"]
                             self._log_train(terms, "train", rate)
                             bar.set_postfix(self._postfix(rate), refresh=False)
+                if self._callback is not None and self._callback.on_step(self) is False:
+                    self._stop = self.stopped_by_callback = True
                 if c["env_steps"] >= c["next_checkpoint"] or self.replay.unflushed >= self._frames_per_checkpoint:
                     self.save()
                     c["next_checkpoint"] += config.checkpoint_interval
@@ -260,7 +271,7 @@ class SLAC:
         finally:
             bar.close()
             self._restore_signal_handler(previous_handler)
-        self.interrupted = self._stop
+        self.interrupted = self._stop and not self.stopped_by_callback
         return self
 
     def _start_episode(self) -> None:
@@ -327,8 +338,8 @@ class SLAC:
         row = {"env_step": c["env_steps"], "agent_step": c["agent_steps"], "update": c["updates"], **self.last_eval,
                "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start}
         self._logger.log("eval", row)
-        if self._on_evaluation is not None:
-            self._on_evaluation(row)
+        if self._callback is not None and self._callback.on_evaluation(self, row) is False:
+            self._stop = self.stopped_by_callback = True
         if self.eval_env is None:
             c["in_episode"] = False  # the training env was used: its episode starts afresh
         c["next_eval"] = (c["env_steps"] // self.config.eval_interval + 1) * self.config.eval_interval
@@ -393,6 +404,8 @@ class SLAC:
         save_checkpoint(target, tensors, meta)
         if path is None:
             prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
+        if self._callback is not None and self._callback.on_checkpoint(self, target) is False:
+            self._stop = self.stopped_by_callback = True
         return target
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:

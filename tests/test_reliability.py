@@ -129,7 +129,7 @@ def test_a_full_disk_while_checkpointing_stops_cleanly_with_the_last_checkpoint_
 
     monkeypatch.setattr("slac.checkpoint.faults.inject", disk_full)
     with pytest.raises(CheckpointError, match=rf"no space left on the device.*last good checkpoint .*{good.name} is intact"):
-        run.learn(200, progress=False)
+        run.learn(200, progress=False, reset_num_timesteps=False)
     assert list_checkpoints(run.run_dir)[-1] == good and not list((run.run_dir / "checkpoints").glob("*.tmp"))
     load_checkpoint(good)
 

@@ -36,7 +36,7 @@ def test_memory_stays_flat_and_throughput_does_not_decay(tmp_path):
     while time.monotonic() < deadline:
         start = time.perf_counter()
         total += chunk
-        run.learn(total, progress=False)
+        run.learn(total, progress=False, reset_num_timesteps=False)
         samples.append((total, rss_mb(), chunk / (time.perf_counter() - start)))
         print(f"soak: {samples[-1][0]} env steps, {samples[-1][1]:.0f} MB, {samples[-1][2]:.0f} steps/s", flush=True)
     run.close()
