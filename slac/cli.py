@@ -27,6 +27,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--augment", choices=["none", "crop"], help="random-crop augmentation (appendix D; default none)")
     p.add_argument("--eval-video", action="store_true", default=None,
                    help="write videos/eval_<env step>.mp4 of the first episode of each evaluation")
+    p.add_argument("--wandb", metavar="PROJECT", help="also log to this Weights & Biases project (pip install 'slac[wandb]')")
+    p.add_argument("--wandb-entity", metavar="ENTITY", help="the W&B team or user (default: yours)")
     p.add_argument("--preset", help="named preset: paper, small, quickstart (`slac presets`)")
     p.add_argument("--config", help="YAML or JSON file of config keys")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
@@ -42,7 +44,7 @@ def _overrides(args) -> dict:
                       ("init_steps", "init_steps"), ("pretrain_steps", "pretrain_steps"), ("model", "model"),
                       ("actor_input", "actor_input"), ("critic_input", "critic_input"),
                       ("updates_per_step", "updates_per_step"), ("decoder_var", "decoder_var"), ("augment", "augment"),
-                      ("eval_video", "eval_video")]:
+                      ("eval_video", "eval_video"), ("wandb", "wandb_project"), ("wandb_entity", "wandb_entity")]:
         if getattr(args, flag) is not None:
             values[key] = getattr(args, flag)
     return values

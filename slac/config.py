@@ -159,6 +159,10 @@ class Config:
     # killed job, and `--resume` continues from the last one.
     pretrain_checkpoint_interval: int = 5_000
     keep_checkpoints: int = 2  # newest checkpoints kept on disk
+    # Weights & Biases (optional, `pip install 'slac[wandb]'`): metrics, evaluations and this config
+    # to the project; the W&B run id is the run directory's name, so a resumed run continues it.
+    wandb_project: str = ""
+    wandb_entity: str = ""
 
     # ---------------------------------------------------------------- building
     @classmethod

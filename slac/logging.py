@@ -48,7 +48,10 @@ def read_csv(path: str | Path) -> list[dict[str, float | str]]:
 class RunLogger:
     """metrics.csv, eval.csv and TensorBoard scalars under tb/ of a run directory."""
 
-    def __init__(self, run_dir: Path, resume_step: int | None = None, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path, resume_step: int | None = None, tensorboard: bool = True,
+                 tracker: Any = None) -> None:
+        """`tracker`: an experiment tracker with `log(dict, step=)` and `finish()` (a W&B run)."""
+        self.tracker = tracker
         self.train = CSVLog(run_dir / "metrics.csv", TRAIN_FIELDS, resume_step)
         self.eval = CSVLog(run_dir / "eval.csv", EVAL_FIELDS, resume_step)
         self.writer = None
@@ -60,10 +63,13 @@ class RunLogger:
     def log(self, kind: str, row: dict[str, Any]) -> None:
         """kind 'train' or 'eval'; `row["env_step"]` is the x axis everywhere."""
         (self.train if kind == "train" else self.eval).write(row)
+        scalars = {f"{kind}/{key}": value for key, value in _plain(row).items()
+                   if key != "env_step" and isinstance(value, (int, float)) and math.isfinite(value)}
         if self.writer is not None:
-            for key, value in _plain(row).items():
-                if key != "env_step" and isinstance(value, (int, float)) and math.isfinite(value):
-                    self.writer.add_scalar(f"{kind}/{key}", value, row["env_step"])
+            for tag, value in scalars.items():
+                self.writer.add_scalar(tag, value, row["env_step"])
+        if self.tracker is not None:
+            self.tracker.log(scalars, step=int(row["env_step"]))
 
     def image(self, tag: str, image, env_step: int) -> None:
         """An (H, W, 3) uint8 picture in TensorBoard's Images tab."""
@@ -73,6 +79,9 @@ class RunLogger:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.tracker is not None:
+            self.tracker.finish()
+            self.tracker = None
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from slac.logging import RunLogger
 from slac.predict import History, predict
 from slac.replay import SequenceReplay
 from slac.run_checks import check_disk, warn_memory
+from slac.tracking import start_wandb
 from slac.viz import model_rollouts, rollout_grid, write_video
 
 __all__ = ["SLAC", "episode_seed", "random_policy_returns", "resolve_device"]  # defined in slac.evaluation, slac.host
@@ -161,7 +162,8 @@ class SLAC:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.replay.persist(self.run_dir / "replay")
-        return RunLogger(self.run_dir, resume_step=resume_step)
+        tracker = start_wandb(self.config, self.run_dir) if self.config.wandb_project else None
+        return RunLogger(self.run_dir, resume_step=resume_step, tracker=tracker)
 
     # ------------------------------------------------------------------ acting
     def policy(self) -> HistoryPolicy:

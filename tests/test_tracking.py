@@ -1,0 +1,69 @@
+"""Weights & Biases, offline: the run's metrics, evaluations and config land in the W&B run whose
+id is the run directory's name, and a resumed run logs to the same id."""
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+from helpers import TINY
+
+from slac.cli import main
+
+pytest.importorskip("wandb")
+TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
+
+
+def wandb_records(path: Path):
+    """The protobuf records of a `.wandb` file (a LevelDB-style log of 32 KB blocks)."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, pending = 7, b""
+    while pos + 7 <= len(data):
+        space = 32768 - pos % 32768
+        if space < 7:
+            pos += space
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        if kind == 0:  # padding to the block's end
+            pos += space
+            continue
+        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind in (1, 2):
+            pending = chunk
+        else:
+            pending += chunk
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            yield record
+
+
+def logged(run_dir: Path) -> tuple[set[str], list[dict]]:
+    ids, history = set(), []
+    for path in sorted(run_dir.glob("wandb/offline-run-*/run-*.wandb")):
+        for record in wandb_records(path):
+            kind = record.WhichOneof("record_type")
+            if kind == "run":
+                ids.add(record.run.run_id)
+            elif kind == "history":
+                history.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                                for item in record.history.item})
+    return ids, history
+
+
+def test_wandb_offline_run_holds_the_scalars_and_a_resumed_run_continues_its_id(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run_dir = tmp_path / "my-run"
+    assert main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir", str(run_dir),
+                 "--no-progress", "--wandb", "slac-tests", *TINY_ARGS]) == 0
+    assert main(["train", "--resume", str(run_dir), "--steps", "150", "--no-progress"]) == 0
+    ids, history = logged(run_dir)
+    assert ids == {"my-run"}  # both processes logged to the run directory's W&B run
+    evals = {row["_step"]: row["eval/return_stochastic"] for row in history if "eval/return_stochastic" in row}
+    assert sorted(evals) == [0, 50, 100, 150]
+    assert any("train/model_loss" in row for row in history)
+    assert len(list(run_dir.glob("wandb/offline-run-*"))) == 2
