@@ -164,12 +164,19 @@ def returns_table(groups: Groups, metric: str = "return_stochastic") -> str:
     return "\n".join(lines)
 
 
+DMC_MAX_RETURN = 1000.0  # DeepMind Control: rewards in [0, 1] over 1,000 steps
+FEW_RUNS = 5  # below this many runs per task a bootstrap interval says little beyond the runs' range
+
+
 def aggregate_table(groups: Groups, metric: str = "return_stochastic") -> str:
     """Markdown: per variant, the interquartile mean of the final returns over all its runs and tasks,
-    with a 95% stratified bootstrap interval (rliable's definitions). Returns are divided by the
-    paper's mean at the same env step when every task has one (then 1.0 = the paper), else raw."""
+    with a 95% stratified bootstrap interval (rliable's definitions). Across tasks only normalised
+    scores are pooled: divided by the paper's mean at the same env step when every task has one,
+    else, for DeepMind Control tasks, by the maximum return 1,000. Raw returns of different tasks
+    are not one population: such a variant gets one line saying so instead of an IQM."""
     variants = sorted({v for vs in groups.values() for v in vs})
     lines = ["| variant | tasks | runs | scores | IQM | 95% CI |", "| --- | --- | --- | --- | --- | --- |"]
+    notes = []
     for variant in variants:
         per_task = []
         for task, vs in groups.items():
@@ -179,16 +186,28 @@ def aggregate_table(groups: Groups, metric: str = "return_stochastic") -> str:
             if not len(steps):
                 continue
             paper = {r["env_step"]: r["return_mean"] for r in _paper(task, vs[variant])}
-            per_task.append((values[:, -1], paper.get(int(steps[-1]))))
+            per_task.append((task, values[:, -1], paper.get(int(steps[-1]))))
         if not per_task:
             continue
-        normalised = all(p for _, p in per_task)
-        scores = [s / p if normalised else s for s, p in per_task]
+        if all(p for _, _, p in per_task):
+            scores, kind = [s / p for _, s, p in per_task], "/ paper"
+        elif len(per_task) == 1:
+            scores, kind = [per_task[0][1]], "raw return"
+        elif all(task.startswith("dmc/") for task, _, _ in per_task):
+            scores, kind = [s / DMC_MAX_RETURN for _, s, _ in per_task], "/ 1000 (DMC max)"
+        else:
+            tasks = ", ".join(task for task, _, _ in per_task)
+            lines.append(f"| {variant} | {len(per_task)} | {sum(len(s) for _, s, _ in per_task)} | - | "
+                         f"not computed: raw returns of different tasks ({tasks}) are not one population | - |")
+            continue
         low, high = stratified_bootstrap_ci(scores)
-        lines.append(f"| {variant} | {len(scores)} | {sum(len(s) for s in scores)} | "
-                     f"{'/ paper' if normalised else 'raw return'} | {iqm(np.concatenate(scores)):.3f} | "
-                     f"[{low:.3f}, {high:.3f}] |")
-    return "\n".join(lines)
+        few = min(len(s) for s in scores) < FEW_RUNS
+        lines.append(f"| {variant} | {len(scores)} | {sum(len(s) for s in scores)} | {kind} | "
+                     f"{iqm(np.concatenate(scores)):.3f} | [{low:.3f}, {high:.3f}]{' *' if few else ''} |")
+        if few and not notes:
+            notes.append(f"\n\\* fewer than {FEW_RUNS} runs of a task: the interval shows little more than the "
+                         "range of these runs.")
+    return "\n".join(lines + notes)
 
 
 def write_tables(groups: Groups, out: str | Path, metric: str = "return_stochastic") -> Path:

@@ -1,12 +1,16 @@
 """slac plot: panels, bands, the returns table and the aggregate, checked against the runs' CSVs."""
 
+import json
+
 import imageio.v2 as imageio
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slac.cli import main
-from slac.logging import read_csv
-from slac.plot import group_runs, variant_of
+from slac.logging import EVAL_FIELDS, CSVLog, read_csv
+from slac.plot import aggregate_table, group_runs, variant_of
 from slac.stats import iqm, stratified_bootstrap_ci
 
 
@@ -50,3 +54,36 @@ def test_iqm_and_stratified_bootstrap_follow_rliable():
     assert low == high == iqm(np.array([1, 1, 1, 5, 5.0]))  # no spread within tasks: no spread in the interval
     low, high = stratified_bootstrap_ci([np.random.default_rng(0).normal(size=50)])
     assert low < 0 < high and high - low < 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=64))
+def test_iqm_is_scipys_25_percent_trimmed_mean(values):
+    from scipy.stats import trim_mean
+
+    assert iqm(np.array(values)) == pytest.approx(trim_mean(np.array(values), 0.25), rel=1e-9, abs=1e-6)
+
+
+def fake_run(root, name, task, finals):
+    """A run directory with config.json and an eval.csv whose last row holds `finals`' return."""
+    run_dir = root / name
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"task": task, "model": "slac"}))
+    log = CSVLog(run_dir / "eval.csv", EVAL_FIELDS)
+    for step, value in ((0, 0.0), (1000, finals)):
+        log.write({"env_step": step, "return_stochastic": value, "return_deterministic": value})
+    return run_dir
+
+
+def test_the_aggregate_pools_only_normalised_scores_and_flags_few_runs(tmp_path):
+    mixed = group_runs([fake_run(tmp_path, f"a{i}", "toy/reach", -10.0 - i) for i in range(3)]
+                       + [fake_run(tmp_path, f"b{i}", "gym/Hopper-v5", 700.0 + i) for i in range(3)])
+    table = aggregate_table(mixed)
+    assert "not computed: raw returns of different tasks (toy/reach, gym/Hopper-v5) are not one population" in table
+    dmc = group_runs([fake_run(tmp_path, f"c{i}", "dmc/reacher-easy", 300.0) for i in range(3)]
+                     + [fake_run(tmp_path, f"d{i}", "dmc/cheetah-run", 700.0) for i in range(6)])
+    row = next(line for line in aggregate_table(dmc).splitlines() if line.startswith("| slac"))
+    assert "/ 1000 (DMC max)" in row and f"| {iqm(np.array([0.3] * 3 + [0.7] * 6)):.3f} |" in row
+    assert row.endswith("] * |") and "fewer than 5 runs of a task" in aggregate_table(dmc)
+    single = aggregate_table(group_runs([fake_run(tmp_path, f"e{i}", "toy/reach", -5.0) for i in range(5)]))
+    assert "raw return" in single and " * |" not in single  # one task: its raw returns are one population
