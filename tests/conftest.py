@@ -1,12 +1,21 @@
 import os
 
+# `make test` runs two pytest workers (pytest-xdist) on the machine's 2 cores: one torch thread each.
+THREADS = str(max(1, 2 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 os.environ.setdefault("MUJOCO_GL", "egl")
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OMP_NUM_THREADS", THREADS)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(THREADS))
+
+LONGEST_FIRST = ("test_learning.py", "test_sweep.py", "test_reliability.py")  # so the two workers finish together
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture

@@ -84,10 +84,12 @@ def test_sigterm_writes_a_final_checkpoint_and_the_run_continues(tmp_path):
     assert meta["counters"]["updates"] > 0
 
 
-def test_a_corrupted_newest_checkpoint_is_named_and_the_previous_one_is_used(tmp_path):
+def test_a_corrupted_checkpoint_or_replay_file_is_named_and_the_checkpoint_before_it_is_used(tmp_path):
     run = SLAC(run_dir=tmp_path / "r", **{**TINY, "checkpoint_interval": 40, "keep_checkpoints": 2}).learn(130, progress=False)
+    run.close()
     older, newest = list_checkpoints(run.run_dir)
-    data = bytearray(newest.read_bytes())
+    pristine = newest.read_bytes()
+    data = bytearray(pristine)
     data[len(data) // 2] ^= 0xFF  # one flipped bit pattern in the middle of the payload
     newest.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=rf"{newest.name}: (checksum mismatch|not a readable)"):
@@ -95,15 +97,12 @@ def test_a_corrupted_newest_checkpoint_is_named_and_the_previous_one_is_used(tmp
     with pytest.warns(UserWarning, match=rf"skipped damaged checkpoint.*{newest.name}.*using .*{older.name}"):
         resumed = SLAC.load(run.run_dir)
     assert f"step_{resumed.counters['env_steps']:09d}.pt" == older.name
+    resumed.close()
 
-
-def test_a_damaged_replay_file_is_named_and_the_checkpoint_before_it_is_used(tmp_path):
-    run = SLAC(run_dir=tmp_path / "r", **{**TINY, "checkpoint_interval": 40, "keep_checkpoints": 2}).learn(130, progress=False)
-    run.close()
-    older, newest = list_checkpoints(run.run_dir)
+    newest.write_bytes(pristine)  # now a frame only the newest checkpoint holds is damaged
     position = load_checkpoint(newest)[1]["replay"]
     frames = np.load(run.run_dir / "replay" / "frames.npy", mmap_mode="r+")
-    frames[(position["total"] - 1) % position["slots"], 0, 0, 0] ^= 0xFF  # a frame only the newest checkpoint holds
+    frames[(position["total"] - 1) % position["slots"], 0, 0, 0] ^= 0xFF
     frames.flush()
     del frames
     damaged = rf"frames.npy: frame {position['total'] - 1} .* fails its checksum.*using .*{older.name}"
