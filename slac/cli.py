@@ -78,7 +78,7 @@ def cmd_train(args) -> int:
 def _print_eval(run) -> None:
     if run.last_eval:
         e = run.last_eval
-        print(f"env step {run.counters['env_steps']}: eval return {e['return_stochastic']:.2f} "
+        print(f"eval at env step {run.counters['last_eval_step']}: return {e['return_stochastic']:.2f} "
               f"+- {e['return_stochastic_std']:.2f} (stochastic), {e['return_deterministic']:.2f} (deterministic)")
 
 

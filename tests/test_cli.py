@@ -29,7 +29,7 @@ def test_train_writes_a_complete_run_directory(tmp_path, capsys):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["task"] == "toy/reach" and config["steps"] == 100 and config["z1_dim"] == 4
     assert [row["env_step"] for row in read_csv(run_dir / "eval.csv")] == [0, 50, 100]
-    assert "eval return" in capsys.readouterr().out
+    assert "eval at env step 100: return" in capsys.readouterr().out
 
 
 def test_resume_continues_a_run(tmp_path):
