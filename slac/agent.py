@@ -260,13 +260,8 @@ class SLACAgent(nn.Module):
                         real_frames: int | None = None) -> np.ndarray:
         """features (8, F) of x_1:tau+1, actions (7, A); `real_frames` of them are the episode's
         (the rest is padding: the first frame repeated), which only a latent actor needs."""
-        if self.config.actor_input == "latent":
-            resets = history_resets(features.shape[0], real_frames, self.device)
-            x = self.model.latent_samples(features[None], actions[None], resets)[:, -1]
-        else:
-            x = actor_input(features[None], actions[None])
-        action, _ = self.actor(x, deterministic=deterministic)
-        return action[0].cpu().numpy()
+        real = torch.tensor([real_frames or features.shape[0]])
+        return self.act_on_histories(features[None], actions[None], real, deterministic)[0]
 
     @torch.no_grad()
     def act_on_histories(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,

@@ -60,10 +60,10 @@ def predict(agent: SLACAgent, obs: np.ndarray, state: History | None = None, epi
             version=state.version)
         starts = np.zeros(n, bool) if episode_start is None else np.asarray(episode_start, bool).reshape(n)
         if starts.any():
-            rows = torch.as_tensor(np.flatnonzero(starts))
+            rows = torch.as_tensor(np.flatnonzero(starts), device=agent.device)
             state.frames[starts] = batch[starts][:, None]
-            state.features[rows.to(agent.device)] = new[rows.to(agent.device)][:, None]
-            state.actions[rows.to(agent.device)] = 0
-            state.real_frames[rows] = 1
+            state.features[rows] = new[rows][:, None]
+            state.actions[rows] = 0
+            state.real_frames[starts] = 1
     state.last_action = agent.act_on_histories(state.features, state.actions, state.real_frames, deterministic)
     return (state.last_action[0] if single else state.last_action), state

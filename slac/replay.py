@@ -78,14 +78,11 @@ class SequenceReplay:
         self.seq_len = seq_len
         self.frame_shape = tuple(frame_shape)
         self.action_dim = action_dim
-        # np.zeros maps pages lazily: memory is used as the buffer fills.
-        self.frames = np.zeros((self.slots, *frame_shape), np.uint8)
-        self.actions = np.zeros((self.slots, action_dim), np.float32)
-        self.rewards = np.zeros(self.slots, np.float32)
-        self.terminals = np.zeros(self.slots, np.bool_)
-        self.episode_start = np.zeros(self.slots, np.int64)
-        self.index = np.full(self.slots, -1, np.int64)  # absolute index of the frame in each slot
-        self.crc = np.zeros(self.slots, np.uint32)  # CRC-32 of each frame (kept once persisted)
+        # The arrays of replay_files.layout as attributes (self.frames, self.actions, ...). np.zeros
+        # maps pages lazily: memory is used as the buffer fills.
+        self._set_arrays({name: np.zeros(shape, dtype) for name, (dtype, shape)
+                          in replay_files.layout(self.slots, self.frame_shape, action_dim).items()})
+        self.index[:] = -1
         self.total = 0  # frames ever written (absolute index of the next one)
         self.flushed = 0  # `total` at the last flush
         self._current_start = -1

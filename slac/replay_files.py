@@ -19,6 +19,17 @@ from slac.errors import CheckpointError
 ARRAYS = ("frames", "actions", "rewards", "terminals", "episode_start", "index", "crc")
 
 
+def layout(slots: int, frame_shape: tuple[int, ...], action_dim: int) -> dict[str, tuple[type, tuple[int, ...]]]:
+    """Every array of the ring (slot = one frame and the transition into it): (dtype, shape)."""
+    return {
+        "frames": (np.uint8, (slots, *frame_shape)), "actions": (np.float32, (slots, action_dim)),
+        "rewards": (np.float32, (slots,)), "terminals": (np.bool_, (slots,)),
+        "episode_start": (np.int64, (slots,)),  # absolute index of the episode's first frame
+        "index": (np.int64, (slots,)),  # absolute index of the frame in the slot (-1: never written)
+        "crc": (np.uint32, (slots,)),  # CRC-32 of the frame (kept once the ring is on disk)
+    }
+
+
 def create(directory: Path, arrays: dict[str, np.ndarray], held: np.ndarray) -> dict[str, np.memmap]:
     """New files shaped like `arrays` (sparse: disk fills as frames arrive), with the slots
     `held` copied in. Files from an earlier run in `directory` are replaced."""
@@ -43,13 +54,8 @@ def flush(arrays: dict[str, np.ndarray]) -> None:
 def open_arrays(directory: Path, frame_shape: tuple[int, ...], action_dim: int, slots: int,
                 mode: str = "r+") -> dict[str, np.memmap]:
     """Map the files of `directory`; a missing, truncated or misshapen one raises CheckpointError."""
-    expected = {
-        "frames": (np.uint8, (slots, *frame_shape)), "actions": (np.float32, (slots, action_dim)),
-        "rewards": (np.float32, (slots,)), "terminals": (np.bool_, (slots,)), "episode_start": (np.int64, (slots,)),
-        "index": (np.int64, (slots,)), "crc": (np.uint32, (slots,)),
-    }
     arrays = {}
-    for name, (dtype, shape) in expected.items():
+    for name, (dtype, shape) in layout(slots, frame_shape, action_dim).items():
         path = directory / f"{name}.npy"
         if not path.is_file():
             raise CheckpointError(f"{path}: replay file missing (the run's replay/ folder was moved or deleted?)")

@@ -216,8 +216,8 @@ class SLAC:
             total = config.steps
         else:
             total = int(total_env_steps) + (c["env_steps"] if reset_num_timesteps else 0)
-        self._warn_memory()
-        self._check_disk()
+        warn_memory(self.replay.nbytes)
+        check_disk(self.run_dir, self.replay.nbytes, _parameter_bytes(self.agent) * 3, config.keep_checkpoints)
         remove_partial_checkpoints(self.run_dir)
         self._logger = self._logger or self._open_run(resume_step=None)
         self._callback = as_callback(callback)
@@ -364,12 +364,6 @@ class SLAC:
         if rate is not None:
             postfix["env_steps/s"] = f"{rate:.1f}"
         return postfix
-
-    def _check_disk(self) -> None:
-        check_disk(self.run_dir, self.replay.nbytes, _parameter_bytes(self.agent) * 3, self.config.keep_checkpoints)
-
-    def _warn_memory(self) -> None:
-        warn_memory(self.replay.nbytes)
 
     # ------------------------------------------------------------------ Ctrl-C / SIGTERM
     def _install_signal_handler(self):
