@@ -89,3 +89,10 @@ def test_sweep_errors_are_one_line(tmp_path, capsys):
     assert main(["sweep", "--tasks", "toy/reachh", "--out", str(tmp_path / "s")]) == 2
     assert "did you mean 'toy/reach'" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()  # nothing starts before every run's config is valid
+
+
+def test_each_trial_renders_on_its_own_gpu():
+    from slac.sweep import renderer_env
+
+    assert renderer_env([3, 1]) == {"MUJOCO_EGL_DEVICE_ID": "3"}  # dm_control's EGL ignores CUDA_VISIBLE_DEVICES
+    assert renderer_env([]) == {}  # a CPU trial leaves the renderer alone
