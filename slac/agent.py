@@ -126,14 +126,76 @@ def check_finite(terms: dict[str, torch.Tensor], update: int) -> None:
         raise NumericalError(f"non-finite loss at update {update}: {bad}; no weights were changed by it")
 
 
+def step_optimizers(terms: dict[str, torch.Tensor], groups: list[tuple[str, list[torch.Tensor], str]],
+                    optimizers: dict[str, torch.optim.Optimizer], update: int) -> None:
+    """Each (loss, parameters, optimiser) group: the gradient of that loss alone on those
+    parameters, all computed before any optimiser steps (so every loss sees the same weights)."""
+    check_finite(terms, update)
+    for loss_name, params, _ in groups:
+        grads = torch.autograd.grad(terms[loss_name], params, allow_unused=True)
+        for param, grad in zip(params, grads):
+            param.grad = grad
+    faults.inject("update")
+    for _, _, opt_name in groups:
+        optimizers[opt_name].step()
+
+
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """theta' <- (1 - tau) theta' + tau theta."""
     with torch.no_grad():
         torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
 
 
-class SLACAgent(nn.Module):
+class ActorCriticAgent(nn.Module):
+    """What every agent shares (SLAC and the SAC baselines of slac.sac): one update applying each
+    loss to its own parameters, the soft target update, the temperature, and acting on a history.
+
+    A subclass sets `seq_len` (frames in a history; replay windows have one more),
+    `observation_shape`, `actor`, `critic`, `critic_target`, `log_alpha`, `optimizers`, and defines
+    `compute_losses`, `_loss_groups`, `encode_frames` and `act_on_histories`.
+    """
+
+    has_model = False  # a latent model to pretrain, visualise and roll out
+    observation_shape: tuple[int, ...] = (3, 64, 64)
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.exp().detach()
+
+    def update(self, batch: SequenceBatch, model_only: bool = False) -> dict[str, torch.Tensor]:
+        """One update (the authors' `_train`): all losses at the same parameters, then each
+        optimiser steps on the gradient of its own loss, then the soft target update."""
+        terms = self.compute_losses(batch, model_only=model_only)
+        step_optimizers(terms, self._loss_groups(model_only), self.optimizers, self.model_version)
+        self.model_version += 1
+        if not model_only:
+            soft_update(self.critic_target, self.critic, self.config.tau)
+        return {name: value.detach() for name, value in terms.items()}
+
+    @torch.no_grad()
+    def act_on_features(self, features: torch.Tensor, actions: torch.Tensor, deterministic: bool = False,
+                        real_frames: int | None = None) -> np.ndarray:
+        """features (L, F) of a history's frames, actions (L-1, A); `real_frames` of them are the
+        episode's (the rest is padding: the first frame repeated)."""
+        real = torch.tensor([real_frames or features.shape[0]])
+        return self.act_on_histories(features[None], actions[None], real, deterministic)[0]
+
+    def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Action for a history: frames (L, *observation_shape) x_1:tau+1, actions (L-1, A) a_1:tau."""
+        expected = (self.seq_len, *self.observation_shape)
+        if tuple(frames.shape) != expected or tuple(actions.shape) != (self.seq_len - 1, self.action_dim):
+            raise ValueError(
+                f"a history is {self.seq_len} frames {expected[1:]} and {self.seq_len - 1} actions of size "
+                f"{self.action_dim}; got frames {tuple(frames.shape)} and actions {tuple(actions.shape)}"
+            )
+        features = self.encode_frames(frames)
+        return self.act_on_features(features, torch.as_tensor(actions, dtype=torch.float32, device=self.device), deterministic)
+
+
+class SLACAgent(ActorCriticAgent):
     """Latent model, actor, twin critics with targets, learned temperature, and their optimisers."""
+
+    has_model = True
 
     def __init__(self, action_dim: int, config, device: torch.device | str = "cpu") -> None:
         super().__init__()
@@ -173,9 +235,9 @@ class SLACAgent(nn.Module):
         }
         self.model_version = 0  # model updates so far: cached encoder features are valid for one version
 
-    @property
-    def alpha(self) -> torch.Tensor:
-        return self.log_alpha.exp().detach()
+    def acting_modules(self) -> dict[str, nn.Module]:
+        """What acting needs (what `slac export` writes): the model (encoder, and a latent actor's filter), the actor."""
+        return {"model": self.model, "actor": self.actor}
 
     # ------------------------------------------------------------------ losses
     def compute_losses(self, batch: SequenceBatch, model_only: bool = False) -> dict[str, torch.Tensor]:
@@ -225,43 +287,19 @@ class SLACAgent(nn.Module):
         return terms
 
     # ------------------------------------------------------------------ updates
-    def _loss_groups(self, model_only: bool):
-        groups = [("model_loss", self.model, "model")]
+    def _loss_groups(self, model_only: bool) -> list[tuple[str, list[torch.Tensor], str]]:
+        """(loss, the parameters it trains, optimiser) for `step_optimizers`."""
+        groups = [("model_loss", list(self.model.parameters()), "model")]
         if not model_only:
-            groups += [("critic_loss", self.critic, "critic"), ("actor_loss", self.actor, "actor"), ("alpha_loss", None, "alpha")]
+            groups += [("critic_loss", list(self.critic.parameters()), "critic"),
+                       ("actor_loss", list(self.actor.parameters()), "actor"), ("alpha_loss", [self.log_alpha], "alpha")]
         return groups
-
-    def update(self, batch: SequenceBatch, model_only: bool = False) -> dict[str, torch.Tensor]:
-        """One update (the authors' `_train`): all losses at the same parameters, then each
-        optimiser steps on the gradient of its own loss, then the soft target update."""
-        terms = self.compute_losses(batch, model_only=model_only)
-        check_finite(terms, self.model_version)
-        for loss_name, module, _ in self._loss_groups(model_only):
-            params = [self.log_alpha] if module is None else [p for p in module.parameters()]
-            grads = torch.autograd.grad(terms[loss_name], params, allow_unused=True)
-            for param, grad in zip(params, grads):
-                param.grad = grad
-        faults.inject("update")
-        for _, _, opt_name in self._loss_groups(model_only):
-            self.optimizers[opt_name].step()
-        self.model_version += 1
-        if not model_only:
-            soft_update(self.critic_target, self.critic, self.config.tau)
-        return {name: value.detach() for name, value in terms.items()}
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
         """(N, 3, 64, 64) uint8 -> (N, F) features."""
         return self.model.encode_pixels(torch.as_tensor(frames, device=self.device))
-
-    @torch.no_grad()
-    def act_on_features(self, features: torch.Tensor, actions: torch.Tensor, deterministic: bool = False,
-                        real_frames: int | None = None) -> np.ndarray:
-        """features (8, F) of x_1:tau+1, actions (7, A); `real_frames` of them are the episode's
-        (the rest is padding: the first frame repeated), which only a latent actor needs."""
-        real = torch.tensor([real_frames or features.shape[0]])
-        return self.act_on_histories(features[None], actions[None], real, deterministic)[0]
 
     @torch.no_grad()
     def act_on_histories(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,
@@ -275,17 +313,6 @@ class SLACAgent(nn.Module):
         action, _ = self.actor(x, deterministic=deterministic)
         return action.cpu().numpy()
 
-    def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Action for a history: frames (8, 3, 64, 64) uint8 x_1:tau+1, actions (7, A) a_1:tau."""
-        expected = (self.seq_len, 3, 64, 64)
-        if tuple(frames.shape) != expected or tuple(actions.shape) != (self.seq_len - 1, self.action_dim):
-            raise ValueError(
-                f"a history is {self.seq_len} frames {expected[1:]} and {self.seq_len - 1} actions of size "
-                f"{self.action_dim}; got frames {tuple(frames.shape)} and actions {tuple(actions.shape)}"
-            )
-        features = self.encode_frames(frames)
-        return self.act_on_features(features, torch.as_tensor(actions, dtype=torch.float32, device=self.device), deterministic)
-
 
 class HistoryPolicy:
     """The actor run on the rolling history of the current episode.
@@ -295,7 +322,7 @@ class HistoryPolicy:
     encoder is unchanged; after a model update the history is re-encoded (8 frames).
     """
 
-    def __init__(self, agent: SLACAgent) -> None:
+    def __init__(self, agent: ActorCriticAgent) -> None:
         self.agent = agent
         self.length = agent.seq_len
         self.frames: deque[np.ndarray] = deque(maxlen=self.length)
@@ -349,6 +376,7 @@ class HistoryPolicy:
             for j, i in enumerate(missing):
                 self._features[i] = encoded[0 if unique else j]
         features = torch.stack(list(self._features))
-        actions = torch.as_tensor(np.stack(self.actions), device=self.agent.device)
+        actions = torch.as_tensor(np.array(self.actions, np.float32).reshape(self.length - 1, self.agent.action_dim),
+                                  device=self.agent.device)
         self._last_action = self.agent.act_on_features(features, actions, deterministic, self.real_frames)
         return self._last_action

@@ -34,6 +34,9 @@ TASK_PRESETS: dict[str, dict[str, Any]] = {
     "gym/Ant-v5": {"action_repeat": 4},
 }
 
+# The agents `slac train --agent` runs (slac.agents): SLAC and the paper's SAC baselines.
+AGENTS = ("slac", "sac-state", "sac-pixels")
+
 # Named presets: network sizes and schedules that are not the paper's, for CPUs and tests.
 
 def default_action_repeat(task: str) -> int:
@@ -101,6 +104,11 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     run_dir: str = ""  # empty: runs/<task>-<model>-s<seed>-<time>
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    # slac (the paper) | sac-state: SAC on the env's low-dimensional state (the upper bound of the
+    # paper's Figures 3-4) | sac-pixels: SAC on the last `frame_stack` frames through SLAC's encoder,
+    # trained by the critic (with augment=crop: the DrQ-style variant). No model, no pretraining.
+    agent: str = "slac"
+    frame_stack: int = 4  # sac-pixels: frames the actor and critics see (the authors' sequence length 4)
     # --- environment ---
     image_size: int = 64  # the paper's networks need 64
     action_repeat: int = 0  # 0: the task preset's value (1 when it has none)
@@ -188,6 +196,8 @@ class Config:
             values["task"] = task
         task_name = values.get("task", cls.task)
         merged = {**TASK_PRESETS.get(task_name, {}), **values}
+        if merged.get("agent", cls.agent) != "slac" and "pretrain_steps" not in values:
+            merged["pretrain_steps"] = 0  # the SAC baselines have no model to pretrain
         return cls.from_dict(merged)
 
     @classmethod
@@ -216,6 +226,7 @@ class Config:
             "steps", "image_size", "encoder_depth", "feature_dim", "z1_dim", "z2_dim", "hidden_dim",
             "ac_hidden_dim", "model_batch", "ac_batch", "seq_len", "updates_per_step", "replay_capacity",
             "eval_interval", "log_interval", "checkpoint_interval", "pretrain_checkpoint_interval", "keep_checkpoints",
+            "frame_stack",
         ]
         for name in positive:
             if getattr(self, name) <= 0:
@@ -251,6 +262,10 @@ class Config:
             raise ConfigError(f"init must be 'authors' or 'torch', got {self.init!r}")
         if self.augment not in ("none", "crop"):
             raise ConfigError(f"augment must be 'none' or 'crop', got {self.augment!r}")
+        if self.agent not in AGENTS:
+            raise ConfigError(f"unknown agent {self.agent!r}{_suggest(self.agent, AGENTS)}: expected one of {list(AGENTS)}")
+        if self.agent != "slac" and self.pretrain_steps:
+            raise ConfigError(f"agent {self.agent} has no model to pretrain: set pretrain_steps=0")
         from slac.models import MODELS
 
         if self.model not in MODELS:

@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from slac.agent import HistoryPolicy, SLACAgent
+from slac.agent import ActorCriticAgent, HistoryPolicy
 from slac.envs import render_view
 from slac.viz import side_by_side
 
@@ -31,7 +31,7 @@ def own_random_stream(device: torch.device, seed: int) -> Iterator[None]:
         yield
 
 
-def run_episodes(agent: SLACAgent, env: gym.Env, seed: int, episodes: int, deterministic: bool,
+def run_episodes(agent: ActorCriticAgent, env: gym.Env, seed: int, episodes: int, deterministic: bool,
                  record: list | None = None, record_episodes: int | None = None,
                  view_size: int | None = None) -> np.ndarray:
     """Returns of evaluation episodes 0..episodes-1 (seeds from `seed`). Frames of the first
@@ -56,7 +56,7 @@ def run_episodes(agent: SLACAgent, env: gym.Env, seed: int, episodes: int, deter
     return np.array(returns)
 
 
-def record_sequence(agent: SLACAgent, env: gym.Env, seed: int, episode: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+def record_sequence(agent: ActorCriticAgent, env: gym.Env, seed: int, episode: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Frames (<= steps + 1) and actions of the stochastic policy in evaluation episode `episode`."""
     policy = HistoryPolicy(agent)
     obs, _ = env.reset(seed=episode_seed(seed, EVAL_EPISODES, episode))

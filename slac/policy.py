@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from slac.agent import HistoryPolicy, SLACAgent
+from slac.agent import ActorCriticAgent, HistoryPolicy
+from slac.agents import build_agent
 from slac.checkpoint import load_checkpoint, save_checkpoint
 from slac.config import Config
 from slac.errors import CheckpointError
@@ -28,7 +29,7 @@ class Policy(HistoryPolicy):
     """The actor on the rolling history of the current episode, with what it was trained on:
     `config` (a slac Config) and `info` (task, env steps and updates at export)."""
 
-    def __init__(self, agent: SLACAgent, info: dict[str, Any]) -> None:
+    def __init__(self, agent: ActorCriticAgent, info: dict[str, Any]) -> None:
         super().__init__(agent)
         self.config = agent.config
         self.info = info
@@ -39,11 +40,13 @@ class Policy(HistoryPolicy):
         return predict(self.agent, obs, state, episode_start, deterministic)
 
 
-def export_policy(agent: SLACAgent, path: str | Path, info: dict[str, Any]) -> Path:
-    """Write what acting needs (the model, for the encoder and a latent actor's filter; the actor)
-    atomically to `path`, as a checkpoint that loads without unpickling code."""
-    tensors = {"model": agent.model.state_dict(), "actor": agent.actor.state_dict()}
-    meta = {"kind": KIND, "config": agent.config.to_dict(), "action_dim": agent.action_dim, "info": info}
+def export_policy(agent: ActorCriticAgent, path: str | Path, info: dict[str, Any]) -> Path:
+    """Write what acting needs (SLAC: the model, for the encoder and a latent actor's filter, and the
+    actor; a SAC baseline: its encoder if any, and the actor) atomically to `path`, as a checkpoint
+    that loads without unpickling code."""
+    tensors = {name: module.state_dict() for name, module in agent.acting_modules().items()}
+    meta = {"kind": KIND, "config": agent.config.to_dict(), "action_dim": agent.action_dim, "info": info,
+            "observation_shape": list(agent.observation_shape)}
     return save_checkpoint(Path(path), tensors, meta)
 
 
@@ -55,10 +58,10 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
         raise CheckpointError(f"{path}: not an exported policy (a run's checkpoint? write one with "
                               "`slac export RUN --out policy.pt`, or load the run with slac.SLAC.load)")
     config = Config.from_dict({**meta["config"], "device": str(map_location), "compile": False})
-    agent = SLACAgent(int(meta["action_dim"]), config, map_location)
+    agent = build_agent(config, int(meta["action_dim"]), map_location, tuple(meta.get("observation_shape", (3, 64, 64))))
     try:
-        agent.model.load_state_dict(tensors["model"])
-        agent.actor.load_state_dict(tensors["actor"])
+        for name, module in agent.acting_modules().items():
+            module.load_state_dict(tensors[name])
     except (KeyError, RuntimeError) as error:
         detail = " ".join(str(error).splitlines()[:2])
         raise CheckpointError(f"{path}: the policy's weights do not match its config: {detail}") from None

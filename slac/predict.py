@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from slac.agent import SLACAgent
+from slac.agent import ActorCriticAgent
 
 
 @dataclass
@@ -29,14 +29,20 @@ class History:
     version: int
 
 
-def predict(agent: SLACAgent, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
+def predict(agent: ActorCriticAgent, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
             deterministic: bool = False) -> tuple[np.ndarray, History]:
-    """Actions for one observation (3, H, W) or a batch (N, 3, H, W), and the state to pass back."""
+    """Actions for one observation (3, H, W) or a batch (N, 3, H, W) (sac-state: (S,) or (N, S)),
+    and the state to pass back."""
     obs = np.asarray(obs)
-    single = obs.ndim == 3
+    shape = agent.observation_shape
+    single = obs.ndim == len(shape)
     batch = obs[None] if single else obs
-    if batch.ndim != 4 or batch.shape[1:] != (3, 64, 64) or batch.dtype != np.uint8:
-        raise ValueError(f"predict takes uint8 observations (3, 64, 64) or (N, 3, 64, 64); got {obs.dtype} {obs.shape}")
+    pixels = len(shape) == 3
+    if batch.ndim != len(shape) + 1 or batch.shape[1:] != shape or (pixels and batch.dtype != np.uint8):
+        kind = "uint8 observations" if pixels else "observations"
+        raise ValueError(f"predict takes {kind} {shape} or (N, {', '.join(map(str, shape))}); got {obs.dtype} {obs.shape}")
+    if not pixels:
+        batch = batch.astype(np.float32, copy=False)
     n, length = len(batch), agent.seq_len
     if state is not None and len(state.frames) != n:
         raise ValueError(f"the state holds {len(state.frames)} histories but {n} observations were given")
@@ -55,7 +61,7 @@ def predict(agent: SLACAgent, obs: np.ndarray, state: History | None = None, epi
         state = History(
             frames=np.concatenate([state.frames[:, 1:], batch[:, None]], axis=1),
             features=torch.cat([state.features[:, 1:], new[:, None]], dim=1),
-            actions=torch.cat([state.actions[:, 1:], last[:, None]], dim=1),
+            actions=torch.cat([state.actions, last[:, None]], dim=1)[:, 1:],  # the newest L-1 (none for L = 1)
             real_frames=(state.real_frames + 1).clamp(max=length), last_action=state.last_action,
             version=state.version)
         starts = np.zeros(n, bool) if episode_start is None else np.asarray(episode_start, bool).reshape(n)

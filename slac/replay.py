@@ -30,7 +30,7 @@ from slac.errors import CheckpointError
 class SequenceBatch:
     """A batch of B windows of L transitions (L + 1 frames)."""
 
-    images: torch.Tensor  # (B, L+1, 3, H, W) uint8
+    images: torch.Tensor  # (B, L+1, 3, H, W) uint8 (or (B, L+1, S) float32 states for sac-state)
     actions: torch.Tensor  # (B, L, A) float32; actions[:, t] is taken in frame t, leads to frame t+1
     rewards: torch.Tensor  # (B, L) float32
     terminals: torch.Tensor  # (B, L) float32; 1 where frame t+1 is a true terminal
@@ -70,6 +70,7 @@ class SequenceReplay:
         seed: int | None = None,
         pin_memory: bool = False,
         slack: int = 0,
+        frame_dtype: type = np.uint8,
     ) -> None:
         if capacity < seq_len + 2:
             raise ValueError(f"capacity must be at least seq_len + 2 = {seq_len + 2}, got {capacity}")
@@ -77,11 +78,12 @@ class SequenceReplay:
         self.slots = capacity + slack  # physical ring size
         self.seq_len = seq_len
         self.frame_shape = tuple(frame_shape)
+        self.frame_dtype = np.dtype(frame_dtype)  # uint8 frames; float32 for state vectors
         self.action_dim = action_dim
         # The arrays of replay_files.layout as attributes (self.frames, self.actions, ...). np.zeros
         # maps pages lazily: memory is used as the buffer fills.
         self._set_arrays({name: np.zeros(shape, dtype) for name, (dtype, shape)
-                          in replay_files.layout(self.slots, self.frame_shape, action_dim).items()})
+                          in replay_files.layout(self.slots, self.frame_shape, action_dim, self.frame_dtype).items()})
         self.index[:] = -1
         self.total = 0  # frames ever written (absolute index of the next one)
         self.flushed = 0  # `total` at the last flush
@@ -138,7 +140,8 @@ class SequenceReplay:
             raise CheckpointError(f"the run's replay holds {position['capacity']} frames; this config asks for "
                                   f"replay_capacity={self.capacity}, which a resumed run cannot change")
         directory = Path(directory)
-        self._set_arrays(replay_files.open_arrays(directory, self.frame_shape, self.action_dim, int(position["slots"])))
+        self._set_arrays(replay_files.open_arrays(directory, self.frame_shape, self.action_dim, int(position["slots"]),
+                                                  frame_dtype=self.frame_dtype))
         self.directory = directory
         self.total = self.flushed = int(position["total"])
         self._current_start = int(position["current_start"])
@@ -156,8 +159,8 @@ class SequenceReplay:
         self._write(next_frame, action, reward, terminal)
 
     def _write(self, frame: np.ndarray, action, reward: float, terminal: bool) -> None:
-        if frame.shape != self.frame_shape or frame.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 frame of shape {self.frame_shape}, got {frame.dtype} {frame.shape}")
+        if frame.shape != self.frame_shape or frame.dtype != self.frame_dtype:
+            raise ValueError(f"expected a {self.frame_dtype} frame of shape {self.frame_shape}, got {frame.dtype} {frame.shape}")
         slot = self.total % self.slots
         self.frames[slot] = frame
         self.actions[slot] = action
@@ -244,7 +247,8 @@ class SequenceReplay:
         `pin_memory` (a CUDA learner then copies the batch asynchronously)."""
         if not self.pin_memory:
             return torch.from_numpy(self.frames[slots])
-        out = torch.empty((*slots.shape, *self.frames.shape[1:]), dtype=torch.uint8, pin_memory=True)
+        dtype = torch.from_numpy(self.frames[:0]).dtype
+        out = torch.empty((*slots.shape, *self.frames.shape[1:]), dtype=dtype, pin_memory=True)
         np.take(self.frames, slots, axis=0, out=out.numpy())
         return out
 

@@ -19,10 +19,11 @@ from slac.errors import CheckpointError
 ARRAYS = ("frames", "actions", "rewards", "terminals", "episode_start", "index", "crc")
 
 
-def layout(slots: int, frame_shape: tuple[int, ...], action_dim: int) -> dict[str, tuple[type, tuple[int, ...]]]:
-    """Every array of the ring (slot = one frame and the transition into it): (dtype, shape)."""
+def layout(slots: int, frame_shape: tuple[int, ...], action_dim: int,
+           frame_dtype: type = np.uint8) -> dict[str, tuple[type, tuple[int, ...]]]:
+    """Every array of the ring (slot = one frame, or state vector, and the transition into it): (dtype, shape)."""
     return {
-        "frames": (np.uint8, (slots, *frame_shape)), "actions": (np.float32, (slots, action_dim)),
+        "frames": (frame_dtype, (slots, *frame_shape)), "actions": (np.float32, (slots, action_dim)),
         "rewards": (np.float32, (slots,)), "terminals": (np.bool_, (slots,)),
         "episode_start": (np.int64, (slots,)),  # absolute index of the episode's first frame
         "index": (np.int64, (slots,)),  # absolute index of the frame in the slot (-1: never written)
@@ -52,10 +53,10 @@ def flush(arrays: dict[str, np.ndarray]) -> None:
 
 
 def open_arrays(directory: Path, frame_shape: tuple[int, ...], action_dim: int, slots: int,
-                mode: str = "r+") -> dict[str, np.memmap]:
+                mode: str = "r+", frame_dtype: type = np.uint8) -> dict[str, np.memmap]:
     """Map the files of `directory`; a missing, truncated or misshapen one raises CheckpointError."""
     arrays = {}
-    for name, (dtype, shape) in layout(slots, frame_shape, action_dim).items():
+    for name, (dtype, shape) in layout(slots, frame_shape, action_dim, frame_dtype).items():
         path = directory / f"{name}.npy"
         if not path.is_file():
             raise CheckpointError(f"{path}: replay file missing (the run's replay/ folder was moved or deleted?)")
@@ -70,9 +71,10 @@ def open_arrays(directory: Path, frame_shape: tuple[int, ...], action_dim: int, 
     return arrays
 
 
-def verify(directory: Path, position: dict[str, int], frame_shape: tuple[int, ...], action_dim: int) -> None:
+def verify(directory: Path, position: dict[str, int], frame_shape: tuple[int, ...], action_dim: int,
+           frame_dtype: type = np.uint8) -> None:
     """Check that every frame a checkpoint at `position` resumes from is in the files, unchanged."""
-    arrays = open_arrays(directory, frame_shape, action_dim, int(position["slots"]), mode="r")
+    arrays = open_arrays(directory, frame_shape, action_dim, int(position["slots"]), mode="r", frame_dtype=frame_dtype)
     total, slots = int(position["total"]), int(position["slots"])
     absolute = np.arange(total - min(total, int(position["capacity"])), total)
     held = absolute % slots

@@ -9,6 +9,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from slac import replay_files
 from slac.checkpoint import list_checkpoints
 from slac.errors import SlacError
@@ -52,5 +54,7 @@ def replay_check(run_dir: Path):
     def check(meta: dict[str, Any]) -> None:
         if "replay" in meta:  # checkpoints that carry their replay (the earlier format) have nothing to check
             size = int(meta["config"]["image_size"])
-            replay_files.verify(run_dir / "replay", meta["replay"], (3, size, size), int(meta["action_dim"]))
+            shape = tuple(meta.get("observation_shape") or (3, size, size))
+            dtype = np.float32 if meta["config"].get("agent") == "sac-state" else np.uint8
+            replay_files.verify(run_dir / "replay", meta["replay"], shape, int(meta["action_dim"]), dtype)
     return check

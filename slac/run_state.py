@@ -39,6 +39,7 @@ def capture(run: SLAC) -> tuple[dict[str, Any], dict[str, Any]]:
     meta = {
         "config": run.config.to_dict(), "counters": dict(run.counters), "last_eval": run.last_eval,
         "model_version": run.agent.model_version, "action_dim": run.action_dim,
+        "observation_shape": list(run.replay.frame_shape),
         "numpy_rng": run.rng.bit_generator.state, "replay_rng": run.replay.rng.bit_generator.state,
         "env_state": in_episode_state, "replay": run.replay.position,
     }

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from slac import faults, run_state
-from slac.agent import HistoryPolicy, SLACAgent
+from slac.agent import HistoryPolicy
+from slac.agents import build_agent, observation_kind
 from slac.callbacks import Callback, as_callback
 from slac.checkpoint import (
     checkpoint_path,
@@ -103,15 +104,16 @@ class SLAC:
             torch.set_num_threads(config.threads)
         self.env = self._make_env(env)
         self.eval_env = eval_env if eval_env is not None else (self._make_env(None) if not isinstance(env, gym.Env) else None)
-        shape = self.env.observation_space.shape
-        if shape != (3, 64, 64):
-            raise TaskError(f"the env's observations are {shape}; slac's networks need (3, 64, 64) frames")
+        space = self.env.observation_space
+        if observation_kind(config) == "pixels" and space.shape != (3, 64, 64):
+            raise TaskError(f"the env's observations are {space.shape}; slac's networks need (3, 64, 64) frames")
         self.action_dim = int(self.env.action_space.shape[0])
         torch.manual_seed(config.seed)
-        self.agent = SLACAgent(self.action_dim, config, self.device)
-        self.replay = SequenceReplay(config.replay_capacity, shape, self.action_dim, config.seq_len,
+        self.agent = build_agent(config, self.action_dim, self.device, space.shape)
+        self.replay = SequenceReplay(config.replay_capacity, space.shape, self.action_dim, self.agent.seq_len,
                                      seed=episode_seed(config.seed, REPLAY, 0), pin_memory=self.device.type == "cuda",
-                                     slack=config.keep_checkpoints * self._frames_per_checkpoint)
+                                     slack=config.keep_checkpoints * self._frames_per_checkpoint,
+                                     frame_dtype=space.dtype)
         self.rng = np.random.default_rng(episode_seed(config.seed, TRAINER, 0))
         self.policy_state = HistoryPolicy(self.agent)
         self.counters = {
@@ -140,18 +142,23 @@ class SLAC:
 
     def _make_env(self, env: str | gym.Env | None) -> gym.Env:
         config = self.config
+        kind = observation_kind(config)
         if isinstance(env, gym.Env):
-            if env.observation_space.shape == (3, 64, 64) and env.observation_space.dtype == np.uint8:
+            space = env.observation_space
+            ready = (space.shape == (3, 64, 64) and space.dtype == np.uint8) if kind == "pixels" else (
+                len(space.shape) == 1 and space.dtype == np.float32)
+            if ready:
                 return env
-            return wrap_env(env, image_size=config.image_size, action_repeat=config.action_repeat or 1)
+            return wrap_env(env, image_size=config.image_size, action_repeat=config.action_repeat or 1, observation=kind)
         return make_env(config.task, image_size=config.image_size, action_repeat=config.resolved_action_repeat(),
-                        fast_render=config.fast_render)
+                        fast_render=config.fast_render, observation=kind)
 
     @property
     def run_dir(self) -> Path:
         if self._run_dir is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = f"{self.config.task.replace('/', '_')}-{self.config.model}-s{self.config.seed}-{stamp}"
+            agent = self.config.model if self.config.agent == "slac" else self.config.agent
+            name = f"{self.config.task.replace('/', '_')}-{agent}-s{self.config.seed}-{stamp}"
             self._run_dir = Path("runs") / name
         return self._run_dir
 
@@ -195,6 +202,8 @@ class SLAC:
         """The model's view of `episodes` evaluation episodes (`slac.viz.model_rollouts` rows: ground
         truth, posterior, prior given frame 1, prior only) over their first `steps` + 1 frames
         (default 2 x seq_len: the model's training window and as far again open loop)."""
+        if not self.agent.has_model:
+            raise SlacError(f"agent {self.config.agent} has no latent model to roll out (only slac has one)")
         env = self.eval_env or self.env
         steps = steps or 2 * self.config.seq_len
         with own_random_stream(self.device, episode_seed(self.config.seed, ROLLOUTS, self.counters["env_steps"])):
@@ -228,7 +237,8 @@ class SLAC:
         window_start, window_steps = time.perf_counter(), c["env_steps"]
         try:
             while c["env_steps"] < total and not self._stop:
-                if c["agent_steps"] and c["env_steps"] >= config.init_steps and c["pretrain_updates"] < config.pretrain_steps:
+                if (self.agent.has_model and c["agent_steps"] and c["env_steps"] >= config.init_steps
+                        and c["pretrain_updates"] < config.pretrain_steps):
                     self._pretrain(progress)  # after random collection (or on resuming it), before any policy step
                     if self._stop:
                         break
@@ -331,7 +341,7 @@ class SLAC:
         deterministic = self.evaluate(deterministic=True)
         if video:
             write_video(self.run_dir / "videos" / f"eval_{c['env_steps']:09d}.mp4", video)
-        if self.config.log_rollouts:
+        if self.config.log_rollouts and self.agent.has_model:
             self._logger.image("model/rollouts", rollout_grid(self.rollouts(1)), c["env_steps"])
         self.last_eval = {
             "return_stochastic": float(stochastic.mean()), "return_stochastic_std": float(stochastic.std()),

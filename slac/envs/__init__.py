@@ -3,7 +3,9 @@
 Suites: `dmc/<domain>-<task>` (DeepMind Control, camera 0), `gym/<EnvId>` (Gymnasium MuJoCo,
 `render_mode="rgb_array"`), `toy/<name>` (built in, numpy only). Every env returned has
 (3, S, S) uint8 observations and actions in [-1, 1]; any Gymnasium env with image observations
-or `rgb_array` rendering can be wrapped the same way with `wrap_env`.
+or `rgb_array` rendering can be wrapped the same way with `wrap_env`. With `observation="state"`
+(the `sac-state` baseline) they give the low-dimensional state as a float32 vector instead and
+never render: dm_control's observation dict flattened, Gymnasium's own observation vector.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import numpy as np
 from slac.config import default_action_repeat
 from slac.envs.rendering import import_dm_control_suite, select_backend, set_rendering
 from slac.envs.toy import TOY_TASKS, make_toy
-from slac.envs.wrappers import ActionRepeat, MujocoContextGuard, PixelObservation
+from slac.envs.wrappers import ActionRepeat, MujocoContextGuard, PixelObservation, StateObservation
 from slac.errors import RendererError, TaskError
 
 __all__ = ["make_env", "wrap_env", "list_tasks", "default_action_repeat", "TaskError", "RendererError"]
 
 SUITES = ("dmc", "gym", "toy")
+OBSERVATIONS = ("pixels", "state")
 
 
 def list_tasks() -> list[str]:
@@ -40,8 +43,10 @@ def make_env(
     image_size: int = 64,
     action_repeat: int | None = None,
     fast_render: bool = False,
+    observation: str = "pixels",
 ) -> gym.Env:
-    """Make a pixel environment: observations (3, image_size, image_size) uint8, actions in [-1, 1].
+    """Make a pixel environment: observations (3, image_size, image_size) uint8, actions in [-1, 1]
+    (with `observation="state"`: the task's state as a float32 vector, nothing rendered).
 
     `action_repeat=None` takes the paper's value for the task (1 when it has none). `seed` seeds
     the first reset; later resets continue the env's random stream, or take their own seed.
@@ -49,24 +54,29 @@ def make_env(
     """
     if not isinstance(image_size, (int, np.integer)) or not 8 <= image_size <= 1024:
         raise TaskError(f"image_size must be an integer from 8 to 1024, got {image_size!r}")
+    if observation not in OBSERVATIONS:
+        raise TaskError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
     suite, name = _split(task)
     if suite == "toy":
-        env: gym.Env = make_toy(name, image_size)
+        env: gym.Env = make_toy(name, image_size, observation)
     elif suite == "dmc":
         from slac.envs.dmc import DMCEnv
 
-        env = DMCEnv(name, image_size=image_size, fast_render=fast_render)
+        env = DMCEnv(name, image_size=image_size, fast_render=fast_render, observation=observation)
+    elif observation == "state":
+        env = gym.make(name)
     else:
         env = _make_gym(name, image_size, fast_render)
     repeat = default_action_repeat(task) if action_repeat is None else int(action_repeat)
-    env = wrap_env(env, image_size=image_size, action_repeat=repeat)
+    env = wrap_env(env, image_size=image_size, action_repeat=repeat, observation=observation)
     if seed is not None:
         env.reset(seed=seed)
     return env
 
 
-def wrap_env(env: gym.Env, *, image_size: int = 64, action_repeat: int = 1) -> gym.Env:
-    """Make a user's Gymnasium env fit slac: actions in [-1, 1], action repeat, then pixels.
+def wrap_env(env: gym.Env, *, image_size: int = 64, action_repeat: int = 1, observation: str = "pixels") -> gym.Env:
+    """Make a user's Gymnasium env fit slac: actions in [-1, 1], action repeat, then pixels (or,
+    with `observation="state"`, the env's own 1-D observation vector as float32).
 
     The frame is rendered once per agent step, after the repeated inner steps.
     """
@@ -77,6 +87,8 @@ def wrap_env(env: gym.Env, *, image_size: int = 64, action_repeat: int = 1) -> g
         raise TaskError(f"the action space {space} must have finite bounds to be rescaled to [-1, 1]")
     if not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
         env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+    if observation == "state":
+        return StateObservation(ActionRepeat(env, action_repeat))
     return PixelObservation(ActionRepeat(env, action_repeat), image_size)
 
 

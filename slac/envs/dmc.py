@@ -12,8 +12,10 @@ from slac.errors import TaskError
 class DMCEnv(gym.Env):
     """A dm_control suite task with actions rescaled to [-1, 1], rendered by `render()` (camera 0).
 
-    Steps return no observation of their own: `PixelObservation` renders once per agent step,
-    after action repeat, so repeated steps cost no rendering.
+    With `observation="pixels"` steps return no observation of their own: `PixelObservation`
+    renders once per agent step, after action repeat, so repeated steps cost no rendering. With
+    `observation="state"` they return the task's observation dict flattened into one float32
+    vector (in the dict's order), and nothing is rendered.
 
     A step whose discount is 0 is a true terminal (`terminated`); the suite's 1000-step limit
     is a time limit (`truncated`).
@@ -21,7 +23,8 @@ class DMCEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"]}
 
-    def __init__(self, name: str, image_size: int = 64, camera_id: int = 0, fast_render: bool = False):
+    def __init__(self, name: str, image_size: int = 64, camera_id: int = 0, fast_render: bool = False,
+                 observation: str = "pixels"):
         from absl import logging as absl_logging
 
         suite = import_dm_control_suite()
@@ -42,16 +45,22 @@ class DMCEnv(gym.Env):
         self._low = spec.minimum.astype(np.float64)
         self._high = spec.maximum.astype(np.float64)
         self.action_space = gym.spaces.Box(-1.0, 1.0, spec.shape, np.float32)
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (0,), np.float64)
+        self.state_observations = observation == "state"
+        size = sum(int(np.prod(v.shape)) for v in self._env.observation_spec().values()) if self.state_observations else 0
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
         self._rendered_once = False
-        self._no_observation = np.zeros(0)
+        self._no_observation = np.zeros(0, np.float32)
+
+    def _observation(self, time_step) -> np.ndarray:
+        if not self.state_observations:
+            return self._no_observation
+        return np.concatenate([np.asarray(v, np.float32).ravel() for v in time_step.observation.values()])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if seed is not None:
             self._env.task.random.seed(seed)
-        self._env.reset()
-        return self._no_observation, {}
+        return self._observation(self._env.reset()), {}
 
     def step(self, action):
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
@@ -59,7 +68,7 @@ class DMCEnv(gym.Env):
         time_step = self._env.step(scaled)
         terminated = time_step.last() and time_step.discount == 0.0
         truncated = time_step.last() and not terminated
-        return self._no_observation, float(time_step.reward or 0.0), terminated, truncated, {}
+        return self._observation(time_step), float(time_step.reward or 0.0), terminated, truncated, {}
 
     def render(self) -> np.ndarray:
         if not self._rendered_once:

@@ -7,6 +7,7 @@ goal (shaped). Episodes last 50 steps (a time limit) and start at a random posit
 `toy/reach-random`: the goal is placed at random each episode (harder: the critic must relate
 two positions).
 `toy/reach-terminal`: as toy/reach, but reaching the goal (distance < 0.1) is a true terminal.
+With `observation="state"` the observation is the vector [position, goal] (float32) instead.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class PointMassReach(gym.Env):
         speed: float = 0.15,
         goal_radius: float = 0.1,
         fixed_goal: tuple[float, float] | None = None,
+        observation: str = "pixels",
     ) -> None:
         self.image_size = image_size
         self.max_steps = max_steps
@@ -41,7 +43,11 @@ class PointMassReach(gym.Env):
         self.speed = speed
         self.goal_radius = goal_radius
         self.fixed_goal = fixed_goal
-        self.observation_space = gym.spaces.Box(0, 255, (3, image_size, image_size), np.uint8)
+        self.state_observations = observation == "state"
+        if self.state_observations:
+            self.observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        else:
+            self.observation_space = gym.spaces.Box(0, 255, (3, image_size, image_size), np.uint8)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.render_mode = "rgb_array"
         # Pixel-centre coordinates in world units, for drawing discs.
@@ -83,7 +89,7 @@ class PointMassReach(gym.Env):
 
     def render(self) -> np.ndarray:
         """The current frame as (S, S, 3) uint8, as Gymnasium's rgb_array mode."""
-        return self._observation().transpose(1, 2, 0)
+        return self._frame().transpose(1, 2, 0)
 
     def render_view(self, size: int) -> np.ndarray:
         """The scene at (size, size, 3), for videos beside the agent's 64x64 input."""
@@ -92,6 +98,11 @@ class PointMassReach(gym.Env):
         return self._draw(xs, ys)
 
     def _observation(self) -> np.ndarray:
+        if self.state_observations:
+            return np.concatenate([self._pos, self._goal]).astype(np.float32)
+        return self._frame()
+
+    def _frame(self) -> np.ndarray:
         return np.ascontiguousarray(self._draw(self._xs, self._ys).transpose(2, 0, 1))
 
     def _draw(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -109,5 +120,5 @@ TOY_TASKS: dict[str, dict[str, Any]] = {
 }
 
 
-def make_toy(name: str, image_size: int) -> gym.Env:
-    return PointMassReach(image_size=image_size, **TOY_TASKS[name])
+def make_toy(name: str, image_size: int, observation: str = "pixels") -> gym.Env:
+    return PointMassReach(image_size=image_size, observation=observation, **TOY_TASKS[name])

@@ -64,6 +64,20 @@ class PixelObservation(gym.ObservationWrapper):
         return np.ascontiguousarray(frame.transpose(2, 0, 1))
 
 
+class StateObservation(gym.ObservationWrapper):
+    """The env's own observation vector, as float32 (for agents on low-dimensional state)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1 or space.shape[0] == 0:
+            raise TaskError(f"a state-based agent needs a non-empty 1-D Box observation space, got {space}")
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, space.shape, np.float32)
+
+    def observation(self, observation) -> np.ndarray:
+        return np.asarray(observation, dtype=np.float32)
+
+
 def _resize(frame: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 

@@ -1,0 +1,22 @@
+"""`build_agent`: the agent a config names (`agent=slac|sac-state|sac-pixels`), behind one interface
+(slac.agent.ActorCriticAgent): update on replay windows, act on a history, checkpoint."""
+
+from __future__ import annotations
+
+import torch
+
+from slac.agent import ActorCriticAgent, SLACAgent
+from slac.sac import SACAgent
+
+
+def build_agent(config, action_dim: int, device: torch.device | str = "cpu",
+                observation_shape: tuple[int, ...] = (3, 64, 64)) -> ActorCriticAgent:
+    """SLAC (the paper), or one of its SAC baselines; `observation_shape` sizes sac-state's inputs."""
+    if config.agent == "slac":
+        return SLACAgent(action_dim, config, device)
+    return SACAgent(action_dim, config, device, observation_shape)
+
+
+def observation_kind(config) -> str:
+    """What the agent's env observes: 'state' for sac-state, else 'pixels'."""
+    return "state" if config.agent == "sac-state" else "pixels"

@@ -1,0 +1,124 @@
+"""The paper's SAC baselines in SLAC's harness (Figures 3-4; the authors' `sac_state.gin`, `sac_pixels.gin`).
+
+`sac-state`: actor and twin critics (MLPs 256-256) on the env's low-dimensional state, the upper
+bound of the paper's figures. `sac-pixels`: the same, on the last `frame_stack` frames, each
+through SLAC's convolutional encoder (shared weights; the features concatenated), the encoder
+trained by the critic's loss only (the actor sees detached features); with `augment=crop` it is
+the DrQ-style variant. No latent model, no pretraining; learning rates, gamma, tau, alpha and the
+target entropy are SLAC's, and the losses are slac.agent's eq. 8-10 functions on these inputs.
+
+Replay windows hold `seq_len + 1` observations, exactly as SLAC's (an episode's start is padded
+with its first observation, as a frame stack is): the history is the first `seq_len`, the next
+history the last `seq_len`. The target critic evaluates next histories through the current
+encoder without gradients, as SLAC's target uses the current model's latents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from slac.agent import ActorCriticAgent, TwinCritic, actor_loss, alpha_loss, critic_loss, random_shift
+from slac.nets import Encoder, TanhGaussianActor, authors_init
+from slac.replay import SequenceBatch
+
+
+class SACAgent(ActorCriticAgent):
+    """SAC on state vectors (`agent=sac-state`) or on stacked frames through a conv encoder (`sac-pixels`)."""
+
+    def __init__(self, action_dim: int, config, device: torch.device | str = "cpu",
+                 observation_shape: tuple[int, ...] = (3, 64, 64)) -> None:
+        super().__init__()
+        self.config = config
+        self.action_dim = action_dim
+        pixels = config.agent == "sac-pixels"
+        self.observation_shape = (3, config.image_size, config.image_size) if pixels else tuple(observation_shape)
+        if not pixels and len(self.observation_shape) != 1:
+            raise ValueError(f"sac-state needs 1-D state observations, got shape {self.observation_shape}")
+        self.seq_len = config.frame_stack if pixels else 1
+        self.encoder = Encoder(config.encoder_depth, config.feature_dim) if pixels else None
+        feature_dim = config.feature_dim if pixels else self.observation_shape[0]
+        in_dim = self.seq_len * feature_dim
+        self.actor = TanhGaussianActor(in_dim, action_dim, config.ac_hidden_dim, config.log_std_min, config.log_std_max)
+        self.critic = TwinCritic(in_dim, action_dim, config.ac_hidden_dim)
+        if config.init == "authors":
+            self.apply(authors_init)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
+        self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
+        self.to(device)
+        self.device = torch.device(device)
+        critic_params = list(self.critic.parameters()) + (list(self.encoder.parameters()) if pixels else [])
+        adam = torch.optim.Adam
+        fused = {"fused": self.device.type in ("cpu", "cuda")}
+        self.optimizers = {
+            "critic": adam(critic_params, lr=config.critic_lr, **fused),
+            "actor": adam(self.actor.parameters(), lr=config.actor_lr, **fused),
+            "alpha": adam([self.log_alpha], lr=config.alpha_lr, **fused),
+        }
+        self.model_version = 0  # updates so far: cached encoder features are valid for one version
+
+    def acting_modules(self) -> dict[str, nn.Module]:
+        """What acting needs (what `slac export` writes): the encoder (sac-pixels) and the actor."""
+        return {"actor": self.actor, **({"encoder": self.encoder} if self.encoder is not None else {})}
+
+    def _precision(self) -> contextlib.AbstractContextManager:
+        bf16 = self.config.precision == "bf16" and self.encoder is not None
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+    def features(self, observations: torch.Tensor) -> torch.Tensor:
+        """(..., *observation_shape) -> (..., F): the state as floats, or encoded frames (pixels in [0, 255])."""
+        if self.encoder is None:
+            return observations.float()
+        lead = observations.shape[:-3]
+        images = observations.reshape(-1, *observations.shape[-3:]).float().div(255.0)
+        with self._precision():
+            return self.encoder(images).float().reshape(*lead, -1)
+
+    # ------------------------------------------------------------------ losses
+    def compute_losses(self, batch: SequenceBatch, model_only: bool = False) -> dict[str, torch.Tensor]:
+        """Eq. 8-10 (critic, actor, temperature) on histories of `seq_len` observations, at the
+        current parameters. The encoder runs once over each window, with gradients: the critic
+        loss trains it; the actor and the targets see its features detached."""
+        if model_only:
+            raise ValueError(f"agent {self.config.agent} has no model to update on its own")
+        batch = batch.to(self.device, non_blocking=True)
+        observations = batch.images  # (B, L+1, *observation_shape)
+        if self.encoder is not None and self.config.augment == "crop":
+            observations = random_shift(observations.float())
+        features = self.features(observations)  # (B, L+1, F)
+        history = features[:, :-1].flatten(1)  # o_1:tau
+        next_history = features[:, 1:].flatten(1).detach()  # o_2:tau+1
+        alpha = self.alpha
+        terms = critic_loss(self.critic, self.critic_target, self.actor, history, batch.actions[:, -1],
+                            batch.rewards[:, -1], batch.terminals[:, -1], next_history, next_history, alpha,
+                            self.config.gamma)
+        detached = history.detach()
+        terms.update(actor_loss(self.actor, self.critic, detached, detached, alpha))
+        with torch.no_grad():
+            _, fresh_log_pi = self.actor(detached)
+        terms.update(alpha_loss(self.log_alpha, fresh_log_pi, self.target_entropy))
+        terms["alpha"] = alpha
+        return terms
+
+    def _loss_groups(self, model_only: bool) -> list[tuple[str, list[torch.Tensor], str]]:
+        """(loss, the parameters it trains, optimiser): the critic's loss also trains the encoder."""
+        return [("critic_loss", self.optimizers["critic"].param_groups[0]["params"], "critic"),
+                ("actor_loss", list(self.actor.parameters()), "actor"), ("alpha_loss", [self.log_alpha], "alpha")]
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """(N, *observation_shape) -> (N, F)."""
+        return self.features(torch.as_tensor(frames, device=self.device))
+
+    @torch.no_grad()
+    def act_on_histories(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,
+                         deterministic: bool = False) -> np.ndarray:
+        """features (N, L, F) of the last L observations -> actions (N, A) (past actions are not an input)."""
+        action, _ = self.actor(features.flatten(1), deterministic=deterministic)
+        return action.cpu().numpy()
