@@ -1,10 +1,12 @@
-"""`slac bench`: time SLAC's update and a whole training iteration at the paper's sizes.
+"""`slac bench`: time an agent's update and a whole training iteration at the paper's sizes.
 
 After warm-up it times (median of `repeats`): a model-only update (eq. 7 on `model_batch`
-windows), a full update (all losses on `ac_batch` windows, the model on the first `model_batch`:
+windows; SLAC only), a full update (all losses on `ac_batch` windows, the model on the first `model_batch`:
 the authors' way), a whole iteration of the trainer's loop on the toy task (act, env step, replay
 add, sample, full update), replay sampling and action selection. It counts the floating-point
 operations of one full update with `torch.utils.flop_counter` and reports peak memory.
+`agent=sac-state` times updates on 17-dimensional states (cheetah-run's), `agent=sac-pixels` on
+stacks of 4 frames.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from slac.agent import SLACAgent
+from slac.agent import ActorCriticAgent
+from slac.agents import build_agent, observation_kind
 from slac.config import Config
 from slac.replay import SequenceReplay
 
@@ -47,8 +50,12 @@ def _synchronize(device: torch.device) -> None:
 
 
 def fill_random(replay: SequenceReplay, transitions: int, rng: np.random.Generator, episode_length: int = 250) -> None:
-    """Random frames and actions in episodes of `episode_length` (what is in the frames does not change timings)."""
-    frames = rng.integers(0, 256, (32, *replay.frame_shape), dtype=np.uint8)
+    """Random frames (or states) and actions in episodes of `episode_length` (what is in the frames
+    does not change timings)."""
+    if replay.frame_dtype == np.uint8:
+        frames = rng.integers(0, 256, (32, *replay.frame_shape), dtype=np.uint8)
+    else:
+        frames = rng.standard_normal((32, *replay.frame_shape)).astype(replay.frame_dtype)
     for i in range(transitions):
         if i % episode_length == 0:
             replay.start_episode(frames[i % 32])
@@ -56,7 +63,7 @@ def fill_random(replay: SequenceReplay, transitions: int, rng: np.random.Generat
         replay.add(action, 0.5, frames[(i + 1) % 32], False)
 
 
-def update_gflop(agent: SLACAgent, batch) -> float:
+def update_gflop(agent: ActorCriticAgent, batch) -> float:
     """Floating-point operations of one full update (forward and backward), in GFLOP."""
     with FlopCounterMode(display=False) as counter:
         agent.update(batch)
@@ -81,13 +88,21 @@ def _iteration_run(config: Config, rng: np.random.Generator):
     return run
 
 
+STATE_DIM = 17  # cheetah-run's observation vector, for sac-state's timings
+
+
 def _update_timings(config: Config, device: torch.device, repeats: int, action_dim: int,
-                    rng: np.random.Generator) -> tuple[float, float, float, float]:
-    """Model-only update, full update and replay sampling times, and GFLOP of one full update."""
-    agent = SLACAgent(action_dim, config, device)
-    replay = SequenceReplay(5_000, (3, 64, 64), action_dim, config.seq_len, seed=0, pin_memory=device.type == "cuda")
+                    rng: np.random.Generator) -> tuple[float | None, float, float, float]:
+    """Model-only update (None without a model), full update and replay sampling times, and GFLOP of one full update."""
+    state = observation_kind(config) == "state"
+    shape = (STATE_DIM,) if state else (3, 64, 64)
+    agent = build_agent(config, action_dim, device, shape)
+    replay = SequenceReplay(5_000, shape, action_dim, agent.seq_len, seed=0, pin_memory=device.type == "cuda",
+                            frame_dtype=np.float32 if state else np.uint8)
     fill_random(replay, 4_000, rng)
-    model_s = timed(lambda: agent.update(replay.sample(config.model_batch), model_only=True), repeats, device)
+    model_s = None
+    if agent.has_model:
+        model_s = timed(lambda: agent.update(replay.sample(config.model_batch), model_only=True), repeats, device)
     full_s = timed(lambda: agent.update(replay.sample(config.ac_batch)), repeats, device)
     sample_s = timed(lambda: replay.sample(config.ac_batch), repeats, device)
     return model_s, full_s, sample_s, update_gflop(agent, replay.sample(config.ac_batch))
@@ -126,14 +141,15 @@ def run_benchmark(config: Config, device: torch.device, repeats: int = 5, action
     run.close()
     shutil.rmtree(run.run_dir, ignore_errors=True)
     return {
-        "benchmark": "update", "device": str(device), "dtype": "bfloat16" if config.precision == "bf16" else "float32",
+        "benchmark": "update", "agent": config.agent, "device": str(device),
+        "dtype": "bfloat16" if config.precision == "bf16" else "float32",
         "precision": config.precision, "threads": torch.get_num_threads(), "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "model_batch": config.model_batch, "ac_batch": config.ac_batch, "seq_len": config.seq_len,
+        "model_batch": config.model_batch, "ac_batch": config.ac_batch, "seq_len": run.agent.seq_len,
         "channels_last": config.channels_last, "compile": config.compile,
-        "model_update_s": round(model_s, 4), "full_update_s": round(full_s, 4),
-        "actor_critic_update_s": round(full_s - model_s, 4),
+        "model_update_s": None if model_s is None else round(model_s, 4), "full_update_s": round(full_s, 4),
+        "actor_critic_update_s": round(full_s - (model_s or 0.0), 4),
         "iteration_s": round(iteration_s, 4), "iterations_per_s": round(1 / iteration_s, 3),
         "gflop_per_iteration": round(gflop, 2), "gflop_per_s": round(gflop / iteration_s, 1),
         "replay_sample_s": round(sample_s, 5),

@@ -10,8 +10,9 @@ from slac.errors import SlacError
 
 
 def _train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train SLAC on a task (or continue a run with --resume)")
+    p = sub.add_parser("train", help="train SLAC (or a SAC baseline) on a task (or continue a run with --resume)")
     p.add_argument("--task", help="suite/name, see `slac tasks` (default: the config's, dmc/cheetah-run)")
+    _agent_argument(p)
     p.add_argument("--seed", type=int)
     p.add_argument("--steps", type=int, help="total env steps (after action repeat, including random collection)")
     p.add_argument("--device", choices=None, help="auto | cpu | cuda | cuda:N")
@@ -36,11 +37,16 @@ def _train_parser(sub) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="any Config field, e.g. decoder_var=0.4")
 
 
+def _agent_argument(p) -> None:
+    p.add_argument("--agent", choices=["slac", "sac-state", "sac-pixels"],
+                   help="slac (default), or the paper's baselines: SAC on the true state, SAC on 4 stacked frames")
+
+
 def _overrides(args) -> dict:
     from slac.config import parse_overrides
 
     values = parse_overrides(args.overrides)
-    for flag, key in [("seed", "seed"), ("steps", "steps"), ("device", "device"), ("run_dir", "run_dir"),
+    for flag, key in [("agent", "agent"), ("seed", "seed"), ("steps", "steps"), ("device", "device"), ("run_dir", "run_dir"),
                       ("init_steps", "init_steps"), ("pretrain_steps", "pretrain_steps"), ("model", "model"),
                       ("actor_input", "actor_input"), ("critic_input", "critic_input"),
                       ("updates_per_step", "updates_per_step"), ("decoder_var", "decoder_var"), ("augment", "augment"),
@@ -111,6 +117,8 @@ def cmd_visualize(args) -> int:
     if not args.out.endswith((".png", ".gif")):
         raise SlacError(f"--out {args.out}: write a .png (grid) or a .gif (animation)")
     run = SLAC.load(args.run_dir, device=args.device, replay=False, checkpoint=args.checkpoint)
+    if not run.agent.has_model:
+        raise SlacError(f"{args.run_dir} trained agent {run.config.agent}, which has no latent model to visualise")
     episodes = run.rollouts(args.episodes, args.steps)
     out = save_rollouts(args.out, episodes, fps=args.fps)
     run.close()
@@ -159,8 +167,9 @@ def cmd_reproduce(args) -> int:
     from slac.reproduce import budget_run, parse_seeds, reproduce
 
     overrides = parse_overrides(args.overrides)
-    if args.device:
-        overrides["device"] = args.device
+    for flag in ("device", "agent"):
+        if getattr(args, flag):
+            overrides[flag] = getattr(args, flag)
     if args.budget:
         result = budget_run(args.budget, parse_seeds(args.seeds)[0], args.out, overrides, progress=not args.no_progress)
         print(json.dumps(result))
@@ -199,7 +208,8 @@ def cmd_bench(args) -> int:
     from slac.trainer import resolve_device
 
     overrides = parse_overrides(args.overrides)  # the same key=value as `slac train`; unknown keys are refused
-    overrides.update({k: v for k, v in (("precision", args.precision), ("device", args.device)) if v is not None})
+    overrides.update({k: v for k, v in (("precision", args.precision), ("device", args.device), ("agent", args.agent))
+                      if v is not None})
     if args.threads:
         import torch
 
@@ -225,7 +235,7 @@ def cmd_sweep(args) -> int:
     if not args.tasks:
         raise SlacError("slac sweep needs --tasks A,B (or --status DIR)")
     overrides = parse_overrides(args.set or [])
-    for flag, key in [("steps", "steps"), ("model", "model"), ("device", "device")]:
+    for flag, key in [("steps", "steps"), ("model", "model"), ("device", "device"), ("agent", "agent")]:
         if getattr(args, flag) is not None:
             overrides[key] = getattr(args, flag)
     record = sweep(args.tasks.split(","), parse_seeds(args.seeds), args.out, preset=args.preset, overrides=overrides,
@@ -280,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5")
     p.add_argument("--steps", type=int, help="env steps per run")
     p.add_argument("--model", help="latent model variant (default slac)")
+    _agent_argument(p)
     p.add_argument("--preset", default=None)
     p.add_argument("--device", default=None, help="default: cuda with --gpus-per-run, else cpu")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any Config field (repeatable)")
@@ -307,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", choices=["cpu"], help="one fixed benchmark run instead of a grid (cpu: the "
                    "cpu-budget preset, ball_in_cup-catch to 30K env steps); prints one JSON line")
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5 (--budget: the first)")
+    _agent_argument(p)
     p.add_argument("--steps", type=int, default=500_000)
     p.add_argument("--out", default="reproduction")
     p.add_argument("--preset", default=None)
@@ -325,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time the update and a training iteration at the paper's sizes (JSON last line)")
     p.add_argument("--preset", default="paper", help="network sizes: paper (default) or small")
     p.add_argument("--precision", choices=["fp32", "bf16"], help="bf16: convolutions in bfloat16 (default fp32)")
+    _agent_argument(p)
     p.add_argument("--device", help="auto (default) | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions after 2 warm-up calls (median)")

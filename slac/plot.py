@@ -2,7 +2,8 @@
 
 Runs are grouped by task and variant (the model and any ablation switch that is not the
 paper's); a panel per task shows each variant's mean over seeds with a std band or a 95%
-bootstrap interval, beside the authors' curve where the paper has one.
+bootstrap interval, beside the authors' SLAC curve where the paper has one (also beside the SAC
+baselines: it is the curve they are compared with).
 """
 
 from __future__ import annotations
@@ -24,22 +25,31 @@ METRIC_ALIASES = {"eval_return": "return_stochastic", "eval_return_deterministic
 Groups = dict[str, dict[str, list[Path]]]  # task -> variant -> run directories
 
 
-def _config(run_dir: Path) -> dict:
+def read_config(run_dir: Path) -> dict:
     path = Path(run_dir) / "config.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
 def variant_of(config: dict) -> str:
-    """'slac', or e.g. 'slac, actor_input=latent' / 'vae': the model and every non-paper switch."""
-    switches = [f"{k}={config[k]}" for k, default in VARIANT_DEFAULTS.items() if k in config and config[k] != default]
-    return ", ".join([config.get("model", "slac"), *switches])
+    """'slac', or e.g. 'slac, actor_input=latent' / 'vae' / 'sac-state': the agent (SLAC's model)
+    and every non-paper switch that applies to it; sac-pixels with augment=crop is 'sac-pixels+crop
+    (DrQ-style)'."""
+    agent = config.get("agent", "slac")
+    if agent == "slac":
+        name, ignored = config.get("model", "slac"), ()
+    else:  # the baselines have no model, no actor/critic input choice; augmentation is in the name
+        crop = agent == "sac-pixels" and config.get("augment") == "crop"
+        name, ignored = (f"{agent}+crop (DrQ-style)" if crop else agent), ("actor_input", "critic_input", "augment")
+    switches = [f"{k}={config[k]}" for k, default in VARIANT_DEFAULTS.items()
+                if k in config and config[k] != default and k not in ignored]
+    return ", ".join([name, *switches])
 
 
 def group_runs(run_dirs: list[Path]) -> Groups:
     """Runs grouped by task, then by variant, in the order given."""
     groups: Groups = {}
     for run_dir in run_dirs:
-        config = _config(run_dir)
+        config = read_config(run_dir)
         groups.setdefault(config.get("task", "?"), {}).setdefault(variant_of(config), []).append(Path(run_dir))
     return groups
 
@@ -66,7 +76,7 @@ def _paper(task: str, run_dirs: list[Path]) -> list[dict]:
     from slac.reference import paper_curve
 
     try:
-        return paper_curve(task, _config(run_dirs[0]).get("decoder_var"))
+        return paper_curve(task, read_config(run_dirs[0]).get("decoder_var"))
     except TaskError:
         return []
 
@@ -87,7 +97,7 @@ def plot_run(run_dir: str | Path, out: str | Path, random_return: float | None =
         ax.axhline(random_return, color="grey", linestyle="--", label="random policy")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("evaluation return")
-    ax.set_title(f"{_config(run_dir).get('task', '')}  ({run_dir.name})", fontsize=9)
+    ax.set_title(f"{read_config(run_dir).get('task', '')}  ({run_dir.name})", fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -115,7 +125,7 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
         if curve:
             x = np.array([r["env_step"] for r in curve])
             m, s = np.array([r["return_mean"] for r in curve]), np.array([r["return_std"] for r in curve])
-            ax.plot(x, m, color="black", linestyle="--", label="paper (authors' runs)")
+            ax.plot(x, m, color="black", linestyle="--", label="SLAC, paper (authors' runs)")
             ax.fill_between(x, m - s, m + s, color="grey", alpha=0.2)
             ax.set_xlim(0, last * 1.05)
         ax.set_title(task, fontsize=10)

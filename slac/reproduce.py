@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slac.plot import aggregate_table, plot_tasks, returns_table
+from slac.plot import aggregate_table, plot_tasks, read_config, returns_table, variant_of
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -48,9 +48,9 @@ def reproduce(tasks: list[str], seeds: list[int], steps: int, out: str | Path, p
 
 def write_report(groups: dict[str, list[Path]], out: Path) -> Path:
     """report.md (returns at 100K and 500K beside the paper's, and the aggregate) and curves.png."""
-    by_variant = {task: {"slac": run_dirs} for task, run_dirs in groups.items()}
+    by_variant = {task: {variant_of(read_config(run_dirs[0])): run_dirs} for task, run_dirs in groups.items()}
     figure = plot_tasks(by_variant, out / "curves.png")
-    lines = ["# SLAC reproduction report", "",
+    lines = ["# Reproduction report", "",
              "Evaluation return of the stochastic policy, mean +- std over seeds, at the last evaluation at or",
              "before each milestone (its env step in brackets when earlier). Paper: the authors' runs (10 seeds).",
              "", returns_table(by_variant), "", "## Aggregate over tasks", "", aggregate_table(by_variant),

@@ -52,6 +52,8 @@ class SACAgent(ActorCriticAgent):
         self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
         self.to(device)
         self.device = torch.device(device)
+        if pixels and config.channels_last:
+            self.encoder.to(memory_format=torch.channels_last)
         critic_params = list(self.critic.parameters()) + (list(self.encoder.parameters()) if pixels else [])
         adam = torch.optim.Adam
         fused = {"fused": self.device.type in ("cpu", "cuda")}
@@ -82,17 +84,19 @@ class SACAgent(ActorCriticAgent):
     # ------------------------------------------------------------------ losses
     def compute_losses(self, batch: SequenceBatch, model_only: bool = False) -> dict[str, torch.Tensor]:
         """Eq. 8-10 (critic, actor, temperature) on histories of `seq_len` observations, at the
-        current parameters. The encoder runs once over each window, with gradients: the critic
-        loss trains it; the actor and the targets see its features detached."""
+        current parameters. The encoder runs once over each window's observations, with gradients
+        where the critic loss trains it (o_1:tau); the actor and the targets see features detached."""
         if model_only:
             raise ValueError(f"agent {self.config.agent} has no model to update on its own")
         batch = batch.to(self.device, non_blocking=True)
         observations = batch.images  # (B, L+1, *observation_shape)
         if self.encoder is not None and self.config.augment == "crop":
             observations = random_shift(observations.float())
-        features = self.features(observations)  # (B, L+1, F)
-        history = features[:, :-1].flatten(1)  # o_1:tau
-        next_history = features[:, 1:].flatten(1).detach()  # o_2:tau+1
+        history = self.features(observations[:, :-1])  # (B, L, F) of o_1:tau, with gradients
+        with torch.no_grad():  # the newest observation only enters the target
+            newest = self.features(observations[:, -1:])
+        next_history = torch.cat([history[:, 1:].detach(), newest], dim=1).flatten(1)  # o_2:tau+1
+        history = history.flatten(1)
         alpha = self.alpha
         terms = critic_loss(self.critic, self.critic_target, self.actor, history, batch.actions[:, -1],
                             batch.rewards[:, -1], batch.terminals[:, -1], next_history, next_history, alpha,

@@ -49,7 +49,8 @@ def plan(tasks: list[str], seeds: list[int], out: Path, preset: str | None = Non
             if "threads" not in values:
                 values["threads"] = max(int(cpus_per_run), 1)  # one torch thread per reserved CPU
             config = Config.build(task=task, preset=preset, overrides=values)
-            name = f"{task.replace('/', '_')}-{config.model}-s{seed}"
+            agent = config.model if config.agent == "slac" else config.agent
+            name = f"{task.replace('/', '_')}-{agent}-s{seed}"
             runs.append({"name": name, "run_dir": str(out / "runs" / name), "config": config.to_dict()})
     return runs
 
