@@ -142,3 +142,16 @@ def test_sac_state_learns_the_toy_task(tmp_path):
     final = read_csv(tmp_path / "eval.csv")[-1]
     assert int(final["env_step"]) == 2_500
     assert float(final["return_deterministic"]) > -25 and float(final["return_stochastic"]) > -30, final
+
+
+def test_reproduce_and_sweep_take_the_agent(tmp_path):
+    from slac.sweep import plan
+
+    settings = [f"{k}={v}" for k, v in SAC_TINY.items() if k not in ("task", "device", "steps", "pretrain_steps")]
+    out = tmp_path / "repro"
+    assert main(["reproduce", "--agent", "sac-state", "--tasks", "toy/reach", "--seeds", "0", "--steps", "60",
+                 "--out", str(out), "--device", "cpu", "--no-progress", *settings]) == 0
+    assert "| toy/reach | sac-state | 1 |" in (out / "report.md").read_text()
+    runs = plan(["toy/reach"], [0, 1], tmp_path / "sweep", overrides={"agent": "sac-pixels"})
+    assert [r["name"] for r in runs] == ["toy_reach-sac-pixels-s0", "toy_reach-sac-pixels-s1"]
+    assert all(r["config"]["agent"] == "sac-pixels" and r["config"]["pretrain_steps"] == 0 for r in runs)
