@@ -94,6 +94,8 @@ def cmd_eval(args) -> int:
     from slac.trainer import SLAC
 
     run = SLAC.load(args.run_dir, device=args.device, replay=False, checkpoint=args.checkpoint)
+    if args.video and run.config.agent == "sac-state":
+        raise SlacError(f"{args.run_dir} trained sac-state, which sees no frames: there is no input to record")
     frames: list | None = [] if args.video else None
     returns = run.evaluate(args.episodes, deterministic=args.deterministic, record=frames,
                            view_size=args.side_by_side or None)

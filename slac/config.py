@@ -196,8 +196,8 @@ class Config:
             values["task"] = task
         task_name = values.get("task", cls.task)
         merged = {**TASK_PRESETS.get(task_name, {}), **values}
-        if merged.get("agent", cls.agent) != "slac" and "pretrain_steps" not in values:
-            merged["pretrain_steps"] = 0  # the SAC baselines have no model to pretrain
+        if merged.get("agent", cls.agent) != "slac" and "pretrain_steps" not in (overrides or {}):
+            merged["pretrain_steps"] = 0  # the SAC baselines have no model to pretrain (presets' values do not apply)
         return cls.from_dict(merged)
 
     @classmethod
@@ -266,6 +266,8 @@ class Config:
             raise ConfigError(f"unknown agent {self.agent!r}{_suggest(self.agent, AGENTS)}: expected one of {list(AGENTS)}")
         if self.agent != "slac" and self.pretrain_steps:
             raise ConfigError(f"agent {self.agent} has no model to pretrain: set pretrain_steps=0")
+        if self.agent == "sac-state" and self.eval_video:
+            raise ConfigError("agent sac-state sees no frames, so there is no input to record: set eval_video=false")
         from slac.models import MODELS
 
         if self.model not in MODELS:

@@ -54,11 +54,12 @@ class SACAgent(ActorCriticAgent):
         self.device = torch.device(device)
         if pixels and config.channels_last:
             self.encoder.to(memory_format=torch.channels_last)
-        critic_params = list(self.critic.parameters()) + (list(self.encoder.parameters()) if pixels else [])
+        # The critic's loss trains the encoder too: one optimiser for both.
+        self._critic_params = list(self.critic.parameters()) + (list(self.encoder.parameters()) if pixels else [])
         adam = torch.optim.Adam
         fused = {"fused": self.device.type in ("cpu", "cuda")}
         self.optimizers = {
-            "critic": adam(critic_params, lr=config.critic_lr, **fused),
+            "critic": adam(self._critic_params, lr=config.critic_lr, **fused),
             "actor": adam(self.actor.parameters(), lr=config.actor_lr, **fused),
             "alpha": adam([self.log_alpha], lr=config.alpha_lr, **fused),
         }
@@ -111,7 +112,7 @@ class SACAgent(ActorCriticAgent):
 
     def _loss_groups(self, model_only: bool) -> list[tuple[str, list[torch.Tensor], str]]:
         """(loss, the parameters it trains, optimiser): the critic's loss also trains the encoder."""
-        return [("critic_loss", self.optimizers["critic"].param_groups[0]["params"], "critic"),
+        return [("critic_loss", self._critic_params, "critic"),
                 ("actor_loss", list(self.actor.parameters()), "actor"), ("alpha_loss", [self.log_alpha], "alpha")]
 
     # ------------------------------------------------------------------ acting

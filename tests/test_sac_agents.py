@@ -118,6 +118,9 @@ def test_an_exported_baseline_policy_acts_as_its_run(agent, tmp_path):
 def test_agents_are_named_in_configs_plots_and_errors():
     assert Config.build(task="dmc/cheetah-run", overrides={"agent": "sac-state"}).pretrain_steps == 0
     assert Config.build(task="dmc/cheetah-run").pretrain_steps == 50_000
+    assert Config.build(preset="quickstart", overrides={"agent": "sac-pixels"}).pretrain_steps == 0
+    with pytest.raises(ConfigError, match="sees no frames"):
+        Config.build(overrides={"agent": "sac-state", "eval_video": True})
     with pytest.raises(ConfigError, match="did you mean 'sac-state'"):
         Config.build(overrides={"agent": "sac_state"})
     with pytest.raises(ConfigError, match="no model to pretrain"):
