@@ -172,6 +172,22 @@ class ActorCriticAgent(nn.Module):
             soft_update(self.critic_target, self.critic, self.config.tau)
         return {name: value.detach() for name, value in terms.items()}
 
+    def actor_critic_terms(self, batch: SequenceBatch, critic_now: torch.Tensor, critic_next: torch.Tensor,
+                           actor_now: torch.Tensor, actor_next: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Critic (eq. 8-9), actor (eq. 10) and temperature losses on the window's last transition:
+        the critic's inputs at tau and tau+1, the actor's histories at tau and tau+1."""
+        alpha = self.alpha
+        terms = critic_loss(self.critic, self.critic_target, self.actor, critic_now, batch.actions[:, -1],
+                            batch.rewards[:, -1], batch.terminals[:, -1], critic_next, actor_next, alpha,
+                            self.config.gamma)
+        # The actor's loss trains the actor alone: nothing upstream of the critic's input (an encoder).
+        terms.update(actor_loss(self.actor, self.critic, critic_now.detach(), actor_now, alpha))
+        with torch.no_grad():
+            _, fresh_log_pi = self.actor(actor_now)
+        terms.update(alpha_loss(self.log_alpha, fresh_log_pi, self.target_entropy))
+        terms["alpha"] = alpha
+        return terms
+
     @torch.no_grad()
     def act_on_features(self, features: torch.Tensor, actions: torch.Tensor, deterministic: bool = False,
                         real_frames: int | None = None) -> np.ndarray:
@@ -274,16 +290,7 @@ class SLACAgent(ActorCriticAgent):
         }
         actor_now, actor_next = inputs[self.config.actor_input]
         critic_now, critic_next = inputs[self.config.critic_input]
-        alpha = self.alpha
-        terms.update(critic_loss(
-            self.critic, self.critic_target, self.actor, critic_now, batch.actions[:, -1], batch.rewards[:, -1],
-            batch.terminals[:, -1], critic_next, actor_next, alpha, self.config.gamma,
-        ))
-        terms.update(actor_loss(self.actor, self.critic, critic_now, actor_now, alpha))
-        with torch.no_grad():
-            _, fresh_log_pi = self.actor(actor_now)
-        terms.update(alpha_loss(self.log_alpha, fresh_log_pi, self.target_entropy))
-        terms["alpha"] = alpha
+        terms.update(self.actor_critic_terms(batch, critic_now, critic_next, actor_now, actor_next))
         return terms
 
     # ------------------------------------------------------------------ updates

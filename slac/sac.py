@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from slac.agent import ActorCriticAgent, TwinCritic, actor_loss, alpha_loss, critic_loss, random_shift
+from slac.agent import ActorCriticAgent, TwinCritic, random_shift
 from slac.nets import Encoder, TanhGaussianActor, authors_init
 from slac.replay import SequenceBatch
 
@@ -98,17 +98,8 @@ class SACAgent(ActorCriticAgent):
             newest = self.features(observations[:, -1:])
         next_history = torch.cat([history[:, 1:].detach(), newest], dim=1).flatten(1)  # o_2:tau+1
         history = history.flatten(1)
-        alpha = self.alpha
-        terms = critic_loss(self.critic, self.critic_target, self.actor, history, batch.actions[:, -1],
-                            batch.rewards[:, -1], batch.terminals[:, -1], next_history, next_history, alpha,
-                            self.config.gamma)
-        detached = history.detach()
-        terms.update(actor_loss(self.actor, self.critic, detached, detached, alpha))
-        with torch.no_grad():
-            _, fresh_log_pi = self.actor(detached)
-        terms.update(alpha_loss(self.log_alpha, fresh_log_pi, self.target_entropy))
-        terms["alpha"] = alpha
-        return terms
+        # The critic's loss reaches the encoder through `history`; the actor's sees it detached.
+        return self.actor_critic_terms(batch, history, next_history, history.detach(), next_history)
 
     def _loss_groups(self, model_only: bool) -> list[tuple[str, list[torch.Tensor], str]]:
         """(loss, the parameters it trains, optimiser): the critic's loss also trains the encoder."""

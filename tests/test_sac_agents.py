@@ -50,7 +50,7 @@ class StateOnlyEnv(gym.Env):
     """A 1-D task whose render raises: an agent that renders a frame fails on it."""
 
     observation_space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float64)
-    action_space = gym.spaces.Box(-2.0, 2.0, (1,), np.float32)
+    action_space = gym.spaces.Box(np.float32(-2.0), np.float32(2.0), (1,), np.float32)
     render_mode = "rgb_array"
 
     def reset(self, *, seed=None, options=None):
