@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from slac.config import TASK_PRESETS
 from slac.logging import read_csv
 from slac.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
 
@@ -42,6 +43,10 @@ def variant_of(config: dict) -> str:
         name, ignored = (f"{agent}+crop (DrQ-style)" if crop else agent), ("actor_input", "critic_input", "augment")
     switches = [f"{k}={config[k]}" for k, default in VARIANT_DEFAULTS.items()
                 if k in config and config[k] != default and k not in ignored]
+    # Pretraining, one of the paper's ablations, against the paper task's value (toy tasks have none).
+    paper_pretraining = TASK_PRESETS.get(config.get("task"), {}).get("pretrain_steps")
+    if agent == "slac" and paper_pretraining is not None and config.get("pretrain_steps", paper_pretraining) != paper_pretraining:
+        switches.append(f"pretrain_steps={config['pretrain_steps']}")
     return ", ".join([name, *switches])
 
 

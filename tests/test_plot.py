@@ -24,6 +24,9 @@ def test_runs_group_by_task_and_variant(tiny_runs):
     assert list(groups) == ["toy/reach"]
     assert groups["toy/reach"] == {"slac": tiny_runs[:2], "slac, actor_input=latent": tiny_runs[2:]}
     assert variant_of({"model": "vae", "augment": "crop"}) == "vae, augment=crop"
+    paper_task = {"model": "slac", "task": "dmc/ball_in_cup-catch"}
+    assert variant_of({**paper_task, "pretrain_steps": 50_000}) == "slac"
+    assert variant_of({**paper_task, "pretrain_steps": 3_000}) == "slac, pretrain_steps=3000"
 
 
 @pytest.mark.parametrize("interval", ["std", "bootstrap"])
