@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from slac.agent import ActorCriticAgent, TwinCritic, random_shift
+from slac.host import set_cuda_matmul_precision
 from slac.nets import Encoder, TanhGaussianActor, authors_init
 from slac.replay import SequenceBatch
 
@@ -54,6 +55,8 @@ class SACAgent(ActorCriticAgent):
         self.device = torch.device(device)
         if pixels and config.channels_last:
             self.encoder.to(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            set_cuda_matmul_precision(config.tf32)
         # The critic's loss trains the encoder too: one optimiser for both.
         self._critic_params = list(self.critic.parameters()) + (list(self.encoder.parameters()) if pixels else [])
         adam = torch.optim.Adam
