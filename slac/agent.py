@@ -158,6 +158,16 @@ class ActorCriticAgent(nn.Module):
     has_model = False  # a latent model to pretrain, visualise and roll out
     observation_shape: tuple[int, ...] = (3, 64, 64)
 
+    def _add_actor_critic(self, actor_dim: int, critic_dim: int) -> None:
+        """The actor, the twin critics and the temperature (initial alpha, target entropy -|A| by
+        default) on inputs of these sizes; the target critic is copied after initialisation."""
+        config = self.config
+        self.actor = TanhGaussianActor(actor_dim, self.action_dim, config.ac_hidden_dim, config.log_std_min,
+                                       config.log_std_max)
+        self.critic = TwinCritic(critic_dim, self.action_dim, config.ac_hidden_dim)
+        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
+        self.target_entropy = -float(self.action_dim) if config.target_entropy is None else config.target_entropy
+
     @property
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.exp().detach()
@@ -221,15 +231,11 @@ class SLACAgent(ActorCriticAgent):
         self.model: LatentModel = build_model(config.model, action_dim, config)
         history_dim = config.seq_len * config.feature_dim + (config.seq_len - 1) * action_dim
         input_dims = {"history": history_dim, "latent": self.model.latent_dim}
-        self.actor = TanhGaussianActor(input_dims[config.actor_input], action_dim, config.ac_hidden_dim,
-                                       config.log_std_min, config.log_std_max)
-        self.critic = TwinCritic(input_dims[config.critic_input], action_dim, config.ac_hidden_dim)
+        self._add_actor_critic(input_dims[config.actor_input], input_dims[config.critic_input])
         if config.init == "authors":  # every layer initialised the authors' way (Keras defaults)
             for network in (self.model, self.actor, self.critic):
                 network.apply(authors_init)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
-        self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
         self.to(device)
         self.device = torch.device(device)
         if config.channels_last:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from slac.agent import ActorCriticAgent, TwinCritic, random_shift
+from slac.agent import ActorCriticAgent, random_shift
 from slac.host import set_cuda_matmul_precision
-from slac.nets import Encoder, TanhGaussianActor, authors_init
+from slac.nets import Encoder, authors_init
 from slac.replay import SequenceBatch
 
 
@@ -43,14 +43,10 @@ class SACAgent(ActorCriticAgent):
         self.seq_len = config.frame_stack if pixels else 1
         self.encoder = Encoder(config.encoder_depth, config.feature_dim) if pixels else None
         feature_dim = config.feature_dim if pixels else self.observation_shape[0]
-        in_dim = self.seq_len * feature_dim
-        self.actor = TanhGaussianActor(in_dim, action_dim, config.ac_hidden_dim, config.log_std_min, config.log_std_max)
-        self.critic = TwinCritic(in_dim, action_dim, config.ac_hidden_dim)
+        self._add_actor_critic(self.seq_len * feature_dim, self.seq_len * feature_dim)
         if config.init == "authors":
             self.apply(authors_init)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
-        self.target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
         self.to(device)
         self.device = torch.device(device)
         if pixels and config.channels_last:
