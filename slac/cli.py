@@ -149,7 +149,9 @@ def cmd_quickstart(args) -> int:
 
     start = time.perf_counter()
     run = SLAC(preset="quickstart", seed=args.seed, run_dir=args.run_dir, device=args.device)
-    random_returns = random_policy_returns(run.eval_env, run.config.eval_episodes, run.config.seed)
+    # The random policy on the final evaluation's starts (each evaluation draws its own).
+    random_returns = random_policy_returns(run.eval_env, run.config.eval_episodes, run.config.seed,
+                                           evaluation=run.config.steps)
     print(f"quickstart: SLAC on {run.config.task}, {run.config.steps} env steps, small networks; "
           f"run directory {run.run_dir}", file=sys.stderr)
     run.learn(progress=not args.no_progress)

@@ -167,6 +167,9 @@ class Config:
     # killed job, and `--resume` continues from the last one.
     pretrain_checkpoint_interval: int = 5_000
     keep_checkpoints: int = 2  # newest checkpoints kept on disk
+    # A checkpoint at every evaluation in checkpoints/evaluations/ (never pruned; ~60 MB each at
+    # the paper's sizes), to study a run's learning offline from its networks before and after.
+    keep_eval_checkpoints: bool = False
     # Weights & Biases (optional, `pip install 'slac[wandb]'`): metrics, evaluations and this config
     # to the project; the W&B run id is the run directory's name, so a resumed run continues it.
     wandb_project: str = ""

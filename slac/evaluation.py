@@ -1,6 +1,7 @@
-"""Evaluation episodes and recordings of a policy, apart from training: fixed episode seeds, a
-random stream of their own (evaluating never changes what training samples next), and the random
-policy's returns on the same episodes as the baseline."""
+"""Evaluation episodes and recordings of a policy, apart from training: episode starts drawn from
+(seed, the evaluation's env step, episode), as the authors' evaluation env keeps drawing new
+starts, a random stream of their own (evaluating never changes what training samples next), and
+the random policy's returns on the same starts as the baseline."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from slac.viz import side_by_side
 TRAIN_EPISODES, EVAL_EPISODES, REPLAY, TRAINER, RANDOM_POLICY, EVALUATION, ROLLOUTS = range(7)  # seed streams
 
 
-def episode_seed(seed: int, stream: int, index: int) -> int:
-    """Independent, reproducible seeds: stream 0 training episodes, 1 evaluation episodes, ..."""
-    return int(np.random.SeedSequence([seed, stream, index]).generate_state(1)[0])
+def episode_seed(seed: int, stream: int, *index: int) -> int:
+    """Independent, reproducible seeds: stream 0 training episodes, 1 evaluation episodes, ...;
+    `index` names the draw within the stream (evaluation episodes: the evaluation's env step, episode)."""
+    return int(np.random.SeedSequence([seed, stream, *index]).generate_state(1)[0])
 
 
 @contextlib.contextmanager
@@ -33,14 +35,15 @@ def own_random_stream(device: torch.device, seed: int) -> Iterator[None]:
 
 def run_episodes(agent: ActorCriticAgent, env: gym.Env, seed: int, episodes: int, deterministic: bool,
                  record: list | None = None, record_episodes: int | None = None,
-                 view_size: int | None = None) -> np.ndarray:
-    """Returns of evaluation episodes 0..episodes-1 (seeds from `seed`). Frames of the first
+                 view_size: int | None = None, evaluation: int = 0) -> np.ndarray:
+    """Returns of episodes 0..episodes-1 of the evaluation at env step `evaluation` (their starts
+    drawn from `seed` and that step: each evaluation sees new starts). Frames of the first
     `record_episodes` (default all) are appended to `record`: the agent's input, or with
     `view_size` that input beside a `view_size`-pixel rendering of the scene."""
     policy = HistoryPolicy(agent)
     returns = []
     for k in range(episodes):
-        obs, _ = env.reset(seed=episode_seed(seed, EVAL_EPISODES, k))
+        obs, _ = env.reset(seed=episode_seed(seed, EVAL_EPISODES, evaluation, k))
         policy.start(obs)
         total, done = 0.0, False
         recording = record is not None and (record_episodes is None or k < record_episodes)
@@ -57,9 +60,10 @@ def run_episodes(agent: ActorCriticAgent, env: gym.Env, seed: int, episodes: int
 
 
 def record_sequence(agent: ActorCriticAgent, env: gym.Env, seed: int, episode: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames (<= steps + 1) and actions of the stochastic policy in evaluation episode `episode`."""
+    """Frames (<= steps + 1) and actions of the stochastic policy in evaluation episode `episode`
+    (of the evaluation at env step 0)."""
     policy = HistoryPolicy(agent)
-    obs, _ = env.reset(seed=episode_seed(seed, EVAL_EPISODES, episode))
+    obs, _ = env.reset(seed=episode_seed(seed, EVAL_EPISODES, 0, episode))
     policy.start(obs)
     frames, actions = [obs], []
     for _ in range(steps):
@@ -73,12 +77,13 @@ def record_sequence(agent: ActorCriticAgent, env: gym.Env, seed: int, episode: i
     return np.stack(frames), np.stack(actions)
 
 
-def random_policy_returns(env: gym.Env, episodes: int, seed: int) -> np.ndarray:
-    """Returns of a uniform random policy on the evaluation episodes' seeds (the baseline)."""
-    rng = np.random.default_rng(episode_seed(seed, RANDOM_POLICY, 0))
+def random_policy_returns(env: gym.Env, episodes: int, seed: int, evaluation: int = 0) -> np.ndarray:
+    """Returns of a uniform random policy on the starts of the evaluation at env step
+    `evaluation` (the baseline on the same episodes)."""
+    rng = np.random.default_rng(episode_seed(seed, RANDOM_POLICY, evaluation))
     returns = []
     for k in range(episodes):
-        env.reset(seed=episode_seed(seed, EVAL_EPISODES, k))
+        env.reset(seed=episode_seed(seed, EVAL_EPISODES, evaluation, k))
         total, done = 0.0, False
         while not done:
             _, reward, terminated, truncated, _ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))

@@ -79,7 +79,8 @@ def budget_run(budget: str, seed: int, out: str | Path, overrides: dict[str, Any
     run_dir = Path(out) / "runs" / f"{config.task.replace('/', '_')}-{budget}-s{seed}"
     run = open_or_resume(run_dir, config)
     run.learn(progress=progress)
-    random_return = float(random_policy_returns(run.eval_env or run.env, config.eval_episodes, seed).mean())
+    random_return = float(random_policy_returns(run.eval_env or run.env, config.eval_episodes, seed,
+                                                evaluation=run.counters["env_steps"]).mean())
     run.close()
     rows = read_csv(run_dir / "eval.csv")
     evaluations = [{"env_step": int(r["env_step"]), "return_stochastic": float(r["return_stochastic"]),

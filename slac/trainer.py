@@ -190,13 +190,14 @@ class SLAC:
     def evaluate(self, episodes: int | None = None, deterministic: bool = False, env: gym.Env | None = None,
                  record: list | None = None, record_episodes: int | None = None,
                  view_size: int | None = None) -> np.ndarray:
-        """Returns of `episodes` evaluation episodes with fixed seeds (slac.evaluation.run_episodes;
-        `record`, `record_episodes` and `view_size` as there)."""
+        """Returns of `episodes` evaluation episodes, their starts drawn from the seed and the run's
+        env step (slac.evaluation.run_episodes; `record`, `record_episodes` and `view_size` as there)."""
         env = env or self.eval_env or self.env
         episodes = self.config.eval_episodes if episodes is None else episodes
-        with own_random_stream(self.device, episode_seed(self.config.seed, EVALUATION, self.counters["env_steps"])):
+        step = self.counters["env_steps"]
+        with own_random_stream(self.device, episode_seed(self.config.seed, EVALUATION, step)):
             return run_episodes(self.agent, env, self.config.seed, episodes, deterministic, record, record_episodes,
-                                view_size)
+                                view_size, evaluation=step)
 
     def rollouts(self, episodes: int = 1, steps: int | None = None) -> list[list[np.ndarray]]:
         """The model's view of `episodes` evaluation episodes (`slac.viz.model_rollouts` rows: ground
@@ -350,6 +351,8 @@ class SLAC:
         row = {"env_step": c["env_steps"], "agent_step": c["agent_steps"], "update": c["updates"], **self.last_eval,
                "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start}
         self._logger.log("eval", row)
+        if self.config.keep_eval_checkpoints:  # networks at every evaluation, kept for offline study
+            self.save(self.run_dir / "checkpoints" / "evaluations" / f"step_{c['env_steps']:09d}.pt")
         if self._callback is not None and self._callback.on_evaluation(self, row) is False:
             self._stop = self.stopped_by_callback = True
         if self.eval_env is None:

@@ -8,6 +8,7 @@ from helpers import TINY
 from slac.checkpoint import list_checkpoints
 from slac.envs import make_env
 from slac.logging import read_csv
+from slac.evaluation import EVAL_EPISODES, episode_seed
 from slac.trainer import SLAC, random_policy_returns
 
 
@@ -62,3 +63,43 @@ def test_sigint_stops_cleanly_with_a_checkpoint(tmp_path):
 def test_random_policy_baseline_is_reproducible():
     env = make_env("toy/reach")
     np.testing.assert_array_equal(random_policy_returns(env, 3, 0), random_policy_returns(env, 3, 0))
+
+
+def _first_observations(env, seed: int, evaluation: int, episodes: int) -> list[np.ndarray]:
+    return [env.reset(seed=episode_seed(seed, EVAL_EPISODES, evaluation, k))[0] for k in range(episodes)]
+
+
+def test_each_evaluation_draws_new_starts_and_the_random_baseline_shares_them(monkeypatch):
+    """As the authors' evaluation env, every evaluation sees new episode starts (drawn from the seed
+    and the evaluation's env step); the same step gives the same starts, and the random policy's
+    baseline for an evaluation runs on that evaluation's starts."""
+    env = make_env("toy/reach")
+    at_0, at_10k = _first_observations(env, 0, 0, 4), _first_observations(env, 0, 10_000, 4)
+    assert all(not np.array_equal(a, b) for a, b in zip(at_0, at_10k))
+    assert all(np.array_equal(a, b) for a, b in zip(at_10k, _first_observations(env, 0, 10_000, 4)))
+
+    resets = []
+    reset = env.reset
+    monkeypatch.setattr(env, "reset", lambda seed=None, **kw: resets.append(seed) or reset(seed=seed, **kw))
+    random_policy_returns(env, 3, 0, evaluation=10_000)
+    assert resets == [episode_seed(0, EVAL_EPISODES, 10_000, k) for k in range(3)]
+
+    run = SLAC(**{**TINY, "eval_episodes": 3})
+    run.eval_env = env
+    for step in (0, 10_000):
+        resets.clear()
+        run.counters["env_steps"] = step
+        run.evaluate()
+        assert resets == [episode_seed(0, EVAL_EPISODES, step, k) for k in range(3)]
+
+
+def test_keep_eval_checkpoints_keeps_the_networks_of_every_evaluation(tmp_path):
+    run = SLAC(run_dir=tmp_path / "r", **{**TINY, "keep_eval_checkpoints": True, "keep_checkpoints": 1,
+                                           "checkpoint_interval": 50})
+    run.learn(150, progress=False)
+    kept = sorted(p.name for p in (tmp_path / "r" / "checkpoints" / "evaluations").glob("*.pt"))
+    assert kept == [f"step_{s:09d}.pt" for s in (0, 50, 100, 150)]
+    assert len(list_checkpoints(tmp_path / "r")) == 1  # pruning leaves the evaluations' checkpoints alone
+    at_100 = SLAC.load(tmp_path / "r", checkpoint=tmp_path / "r" / "checkpoints" / "evaluations" / kept[2],
+                       replay=False)
+    assert at_100.counters["env_steps"] == 100
