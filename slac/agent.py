@@ -102,11 +102,12 @@ def critic_loss(
 def actor_loss(
     actor: TanhGaussianActor, critic: TwinCritic, z: torch.Tensor, history: torch.Tensor, alpha: torch.Tensor
 ) -> dict[str, torch.Tensor]:
-    """Eq. 10: E_{a ~ pi(.|x_1:tau, a_1:tau-1)}[alpha log pi(a|.) - min_i Q_i(z_tau, a)] (reparameterised)."""
-    action, log_pi = actor(history)
+    """Eq. 10: E_{a ~ pi(.|x_1:tau, a_1:tau-1)}[alpha log pi(a|.) - min_i Q_i(z_tau, a)] (reparameterised).
+    Also the entropy estimate -log pi of these samples and its parts (TanhGaussianActor.sample_with_parts)."""
+    action, log_pi, parts = actor.sample_with_parts(history)
     q = torch.min(*critic(z, action))
     loss = (alpha * log_pi - q).mean()
-    return {"actor_loss": loss, "entropy": -log_pi.detach().mean()}
+    return {"actor_loss": loss, "entropy": -log_pi.detach().mean(), **parts}
 
 
 def alpha_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entropy: float) -> dict[str, torch.Tensor]:
@@ -298,6 +299,19 @@ class SLACAgent(ActorCriticAgent):
         critic_now, critic_next = inputs[self.config.critic_input]
         terms.update(self.actor_critic_terms(batch, critic_now, critic_next, actor_now, actor_next))
         return terms
+
+    @torch.no_grad()
+    def probe(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
+        """What slac.drift follows on fixed windows: encoder features (B, T+1, F), the critic's latent
+        samples (B, T+1, D) (torch's global noise: the caller fixes it), predicted rewards (B, T), and
+        min-Q of the last transition (B,) on the critic's input."""
+        batch = batch.to(self.device)
+        features = self.model.encode_pixels(batch.images)
+        z = self.model.latent_samples(features, batch.actions, batch.resets)
+        reward_mean, _ = self.model.reward(z[:, :-1], batch.actions, z[:, 1:])
+        critic_now = z[:, -2] if self.config.critic_input == "latent" else actor_input(features[:, :-1], batch.actions[:, :-1])
+        q = torch.min(*self.critic(critic_now, batch.actions[:, -1]))
+        return {"features": features, "latents": z, "reward": reward_mean.squeeze(-1), "q": q}
 
     # ------------------------------------------------------------------ updates
     def _loss_groups(self, model_only: bool) -> list[tuple[str, list[torch.Tensor], str]]:

@@ -16,7 +16,7 @@ from slac.agent import ActorCriticAgent, HistoryPolicy
 from slac.envs import render_view
 from slac.viz import side_by_side
 
-TRAIN_EPISODES, EVAL_EPISODES, REPLAY, TRAINER, RANDOM_POLICY, EVALUATION, ROLLOUTS = range(7)  # seed streams
+TRAIN_EPISODES, EVAL_EPISODES, REPLAY, TRAINER, RANDOM_POLICY, EVALUATION, ROLLOUTS, PROBE = range(8)  # seed streams
 
 
 def episode_seed(seed: int, stream: int, *index: int) -> int:

@@ -10,7 +10,8 @@ from typing import Any
 TRAIN_FIELDS = [
     "env_step", "agent_step", "update", "phase", "steps_per_s", "train_return",
     "model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
-    "alpha", "entropy", "q1", "q2", "target_q",
+    "alpha", "entropy", "entropy_gaussian", "entropy_tanh", "log_std", "saturation", "q1", "q2", "target_q",
+    "drift_features", "drift_latents", "drift_reward", "drift_q",
 ]
 EVAL_FIELDS = [
     "env_step", "agent_step", "update", "return_stochastic", "return_stochastic_std",

@@ -152,17 +152,33 @@ class TanhGaussianActor(nn.Module):
 
     def forward(self, x: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (action in (-1, 1), log pi(action)) with the tanh change-of-variables term."""
-        mean, log_std = self.net(x).chunk(2, dim=-1)
         if deterministic:
+            mean, _ = self.net(x).chunk(2, dim=-1)
             return torch.tanh(mean), torch.zeros_like(mean[..., 0])
+        action, gaussian, log_det, _, _ = self._sample(x)
+        return action, (gaussian - log_det).sum(-1)
+
+    def sample_with_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """A sampled action, its log pi, and (detached) what makes the entropy -log pi: `entropy_gaussian`
+        (-log N(u; mean, std), summed over actions) plus `entropy_tanh` (sum of log(1 - tanh(u)^2) <= 0),
+        the mean `log_std`, and the `saturation`: the fraction of pre-tanh samples with |u| > 2. A falling
+        entropy then reads as a shrinking std (the first) or as actions pushed into tanh's flat ends."""
+        action, gaussian, log_det, log_std, u = self._sample(x)
+        log_pi = (gaussian - log_det).sum(-1)
+        with torch.no_grad():
+            parts = {"entropy_gaussian": -gaussian.sum(-1).mean(), "entropy_tanh": log_det.sum(-1).mean(),
+                     "log_std": log_std.mean(), "saturation": (u.abs() > 2.0).float().mean()}
+        return action, log_pi, parts
+
+    def _sample(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """action = tanh(u), u ~ N(mean, std^2) reparameterised; log N(u) and log(1 - tanh(u)^2) per action."""
+        mean, log_std = self.net(x).chunk(2, dim=-1)
         log_std = log_std.clamp(self.log_std_min, self.log_std_max)
         std = log_std.exp()
         u = mean + std * torch.randn_like(mean)
-        action = torch.tanh(u)
         # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), numerically stable
         log_det = 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
-        log_pi = (gaussian_log_prob(u, mean, std) - log_det).sum(-1)
-        return action, log_pi
+        return torch.tanh(u), gaussian_log_prob(u, mean, std), log_det, log_std, u
 
 
 class Critic(nn.Module):

@@ -194,27 +194,29 @@ class SequenceReplay:
         absolute = np.arange(self.oldest, self.total)
         return int(np.count_nonzero(absolute != self.episode_start[absolute % self.slots]))
 
-    def _valid(self, ends: np.ndarray) -> np.ndarray:
+    def valid(self, ends: np.ndarray) -> np.ndarray:
         """Which window ends are usable: a real last transition, every frame still in the ring."""
         start = self.episode_start[ends % self.slots]
         return (ends > start) & (np.maximum(ends - self.seq_len, start) >= self.oldest)
 
-    def sample_ends(self, batch_size: int) -> np.ndarray:
-        """Uniformly random valid window ends (absolute indices), by vectorised rejection."""
+    def sample_ends(self, batch_size: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Uniformly random valid window ends (absolute indices), by vectorised rejection; drawn with
+        the buffer's own generator unless `rng` is given."""
+        rng = self.rng if rng is None else rng
         if self.total == 0:
             raise ValueError("the replay buffer is empty")
-        ends = self.rng.integers(self.oldest, self.total, size=batch_size)
+        ends = rng.integers(self.oldest, self.total, size=batch_size)
         for _ in range(32):
-            bad = ~self._valid(ends)
+            bad = ~self.valid(ends)
             if not bad.any():
                 return ends
-            ends[bad] = self.rng.integers(self.oldest, self.total, size=int(bad.sum()))
+            ends[bad] = rng.integers(self.oldest, self.total, size=int(bad.sum()))
         candidates = np.arange(self.oldest, self.total)
-        candidates = candidates[self._valid(candidates)]
+        candidates = candidates[self.valid(candidates)]
         if len(candidates) == 0:
             raise ValueError("the replay buffer holds no complete transition to sample yet")
-        bad = ~self._valid(ends)
-        ends[bad] = self.rng.choice(candidates, size=int(bad.sum()))
+        bad = ~self.valid(ends)
+        ends[bad] = rng.choice(candidates, size=int(bad.sum()))
         return ends
 
     def sample(self, batch_size: int, seq_len: int | None = None) -> SequenceBatch:

@@ -32,6 +32,9 @@ def capture(run: SLAC) -> tuple[dict[str, Any], dict[str, Any]]:
         "optimizers": {name: opt.state_dict() for name, opt in run.agent.optimizers.items()},
         "torch_rng": torch.get_rng_state(),
     }
+    probe_outputs, probe_ends = run.drift.state()
+    if probe_ends is not None:
+        tensors["drift_probe"] = probe_outputs
     if run.device.type == "cuda":
         tensors["cuda_rng"] = torch.cuda.get_rng_state(run.device)
     unwrapped = run.env.unwrapped
@@ -42,6 +45,7 @@ def capture(run: SLAC) -> tuple[dict[str, Any], dict[str, Any]]:
         "observation_shape": list(run.replay.frame_shape),
         "numpy_rng": run.rng.bit_generator.state, "replay_rng": run.replay.rng.bit_generator.state,
         "env_state": in_episode_state, "replay": run.replay.position,
+        "drift_probe_ends": probe_ends,
     }
     return tensors, meta
 
@@ -74,6 +78,7 @@ def restore(run: SLAC, tensors: dict[str, Any], meta: dict[str, Any], replay: bo
     run.counters.update(meta["counters"])
     run.last_eval = meta.get("last_eval", {})
     run.agent.model_version = int(meta.get("model_version", 0))
+    run.drift.load_state(tensors.get("drift_probe", {}), meta.get("drift_probe_ends"))
     if run.counters["in_episode"] and replay:
         continue_episode(run, meta.get("env_state"))
 

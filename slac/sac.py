@@ -100,6 +100,15 @@ class SACAgent(ActorCriticAgent):
         # The critic's loss reaches the encoder through `history`; the actor's sees it detached.
         return self.actor_critic_terms(batch, history, next_history, history.detach(), next_history)
 
+    @torch.no_grad()
+    def probe(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
+        """What slac.drift follows on fixed windows: min-Q of the last transition (B,) and, for
+        sac-pixels, the encoder's features of every frame (B, L+1, F)."""
+        batch = batch.to(self.device)
+        features = self.features(batch.images)
+        q = torch.min(*self.critic(features[:, :-1].flatten(1), batch.actions[:, -1]))
+        return {"q": q, **({"features": features} if self.encoder is not None else {})}
+
     def _loss_groups(self, model_only: bool) -> list[tuple[str, list[torch.Tensor], str]]:
         """(loss, the parameters it trains, optimiser): the critic's loss also trains the encoder."""
         return [("critic_loss", self._critic_params, "critic"),

@@ -34,6 +34,7 @@ from slac.checkpoint import (
     save_checkpoint,
 )
 from slac.config import Config
+from slac.drift import DriftProbe
 from slac.envs import make_env, wrap_env
 from slac.errors import NumericalError, SlacError, TaskError
 from slac.evaluation import (
@@ -59,7 +60,7 @@ from slac.viz import model_rollouts, rollout_grid, write_video
 __all__ = ["SLAC", "episode_seed", "random_policy_returns", "resolve_device"]  # defined in slac.evaluation, slac.host
 
 TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
-                 "alpha", "entropy", "q1", "q2", "target_q")
+                 "alpha", "entropy", "entropy_gaussian", "entropy_tanh", "log_std", "saturation", "q1", "q2", "target_q")
 
 
 def _bar_interval() -> float:
@@ -116,6 +117,7 @@ class SLAC:
                                      frame_dtype=space.dtype)
         self.rng = np.random.default_rng(episode_seed(config.seed, TRAINER, 0))
         self.policy_state = HistoryPolicy(self.agent)
+        self.drift = DriftProbe(config.seed)
         self.counters = {
             "env_steps": 0, "agent_steps": 0, "updates": 0, "pretrain_updates": 0, "episodes": 0,
             "episode_return": 0.0, "in_episode": False, "next_eval": 0, "next_checkpoint": config.checkpoint_interval,
@@ -368,6 +370,8 @@ class SLAC:
                "update": c["updates"] if phase == "train" else c["pretrain_updates"],
                "steps_per_s": rate, "train_return": c["last_train_return"]}
         row.update({k: float(v) for k, v in terms.items() if k in TRAIN_METRICS})
+        if phase == "train":
+            row.update(self.drift.measure(self.agent, self.replay))
         self._logger.log("train", row)
 
     def _postfix(self, rate: float | None) -> dict[str, str]:

@@ -68,7 +68,7 @@ def test_windows_never_cross_episodes_or_the_write_position(lengths, capacity, s
     except ValueError:
         # Only legitimate when no window fits in what the ring still holds.
         candidates = np.arange(buffer.oldest, buffer.total)
-        assert not buffer._valid(candidates).any()
+        assert not buffer.valid(candidates).any()
         return
     check_window(buffer, buffer.gather(ends), ends)
 

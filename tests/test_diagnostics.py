@@ -1,0 +1,62 @@
+"""The diagnostics issue 22 asks for: the entropy read in parts, and the drift of the
+representation on a fixed probe batch."""
+
+import math
+
+import numpy as np
+import torch
+from helpers import TINY, filled_replay, tiny_config
+
+from slac.agents import build_agent
+from slac.drift import DriftProbe
+from slac.logging import read_csv
+from slac.nets import TanhGaussianActor
+from slac.trainer import SLAC
+
+
+def test_entropy_parts_add_up_to_the_entropy_and_read_saturation():
+    torch.manual_seed(0)
+    actor = TanhGaussianActor(5, 3, hidden=16)
+    x = torch.randn(4096, 5)
+    _, log_pi, parts = actor.sample_with_parts(x)
+    assert torch.allclose(-log_pi.mean(), parts["entropy_gaussian"] + parts["entropy_tanh"], atol=1e-4)
+    assert parts["entropy_tanh"] <= 0 and 0 <= parts["saturation"] <= 1
+    # A policy whose means sit far out in tanh's flat ends: every sample saturated, a large tanh term.
+    with torch.no_grad():
+        actor.net[-1].bias[:3] = 5.0
+        actor.net[-1].bias[3:] = math.log(0.1)
+        actor.net[-1].weight.zero_()
+    _, _, parts = actor.sample_with_parts(x)
+    assert parts["saturation"] > 0.99 and parts["entropy_tanh"] < -3 * 7
+    assert abs(float(parts["log_std"]) - math.log(0.1)) < 1e-5
+    # The Gaussian part of a N(mean, 0.1^2) in 3 dimensions: 3 (0.5 log(2 pi e) + log 0.1).
+    assert abs(float(parts["entropy_gaussian"]) - 3 * (0.5 * math.log(2 * math.pi * math.e) + math.log(0.1))) < 0.1
+
+
+def test_drift_is_zero_without_an_update_and_leaves_training_randomness_alone():
+    config = tiny_config()
+    agent = build_agent(config, 2, "cpu", (3, 64, 64))
+    replay = filled_replay()
+    probe = DriftProbe(seed=0)
+    replay_rng, torch_rng = replay.rng.bit_generator.state, torch.get_rng_state()
+    assert probe.measure(agent, replay) == {}  # the first row has nothing to compare with
+    unchanged = probe.measure(agent, replay)
+    assert set(unchanged) == {"drift_features", "drift_latents", "drift_reward", "drift_q"}
+    assert all(value == 0.0 for value in unchanged.values())  # fixed windows, fixed noise
+    assert replay.rng.bit_generator.state == replay_rng and torch.equal(torch.get_rng_state(), torch_rng)
+    agent.update(replay.sample(config.ac_batch))
+    moved = probe.measure(agent, replay)
+    assert all(value > 0 for value in moved.values())
+
+
+def test_a_run_logs_entropy_parts_and_drift_from_its_second_training_row(tmp_path):
+    run = SLAC(run_dir=tmp_path / "r", **TINY)
+    run.learn(120, progress=False)
+    rows = [r for r in read_csv(tmp_path / "r" / "metrics.csv") if r["phase"] == "train"]
+    assert len(rows) >= 3
+    assert rows[0]["drift_features"] == ""
+    for row in rows[1:]:
+        for name in ("drift_features", "drift_latents", "drift_reward", "drift_q"):
+            assert np.isfinite(row[name]) and row[name] >= 0
+    for row in rows:
+        assert abs(row["entropy_gaussian"] + row["entropy_tanh"] - row["entropy"]) < 1e-3
