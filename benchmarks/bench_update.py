@@ -2,7 +2,7 @@
 
     python benchmarks/bench_update.py [--precision fp32|bf16] [--threads 2] [--repeats 5] [key=value ...]
 
-Prints a table to stderr and one JSON object as the last line of stdout (see slac/bench.py).
+Prints a table to stderr and one JSON object as the last line of stdout (see slac/tools/bench.py).
 """
 
 import sys

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from slac.agent import SLACAgent
-from slac.bench import fill_random
+from slac.agents.slac import SLACAgent
 from slac.config import Config, parse_overrides
 from slac.replay import SequenceReplay
+from slac.tools.bench import fill_random
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Build slac/data/paper_slac_official.csv from the authors' published evaluation returns.
+"""Build slac/tools/data/paper_slac_official.csv from the authors' published evaluation returns.
 
     python scripts/make_reference_table.py ../shared/reference/slac-official
 
@@ -45,4 +45,4 @@ def main(source: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else Path("slac/data/paper_slac_official.csv"))
+    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else Path("slac/tools/data/paper_slac_official.csv"))

@@ -58,7 +58,7 @@ def _overrides(args) -> dict:
 
 def cmd_train(args) -> int:
     from slac.config import Config
-    from slac.trainer import SLAC
+    from slac.run.trainer import SLAC
 
     overrides = _overrides(args)
     if args.resume:
@@ -91,7 +91,7 @@ def _print_eval(run) -> None:
 def cmd_eval(args) -> int:
     import numpy as np
 
-    from slac.trainer import SLAC
+    from slac.run.trainer import SLAC
 
     run = SLAC.load(args.run_dir, device=args.device, replay=False, checkpoint=args.checkpoint)
     if args.video and run.config.agent == "sac-state":
@@ -104,7 +104,7 @@ def cmd_eval(args) -> int:
                       "return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
                       "returns": [round(float(r), 3) for r in returns]}))
     if args.video:
-        from slac.viz import write_video
+        from slac.run.visualize import write_video
 
         write_video(args.video, frames, fps=args.fps, scale=1 if args.side_by_side else 4)
         print(f"video: {args.video} ({len(frames)} frames)", file=sys.stderr)
@@ -113,8 +113,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_visualize(args) -> int:
-    from slac.trainer import SLAC
-    from slac.viz import save_rollouts
+    from slac.run.trainer import SLAC
+    from slac.run.visualize import save_rollouts
 
     if not args.out.endswith((".png", ".gif")):
         raise SlacError(f"--out {args.out}: write a .png (grid) or a .gif (animation)")
@@ -130,7 +130,7 @@ def cmd_visualize(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from slac.trainer import SLAC
+    from slac.run.trainer import SLAC
 
     run = SLAC.load(args.run_dir, device="cpu", replay=False, checkpoint=args.checkpoint)
     out = run.export(args.out)
@@ -144,8 +144,8 @@ def cmd_quickstart(args) -> int:
     """SLAC on toy/reach with small networks; compares with a random policy; writes a curve."""
     import time
 
-    from slac.plot import plot_run
-    from slac.trainer import SLAC, random_policy_returns
+    from slac.run.trainer import SLAC, random_policy_returns
+    from slac.tools.plot import plot_run
 
     start = time.perf_counter()
     run = SLAC(preset="quickstart", seed=args.seed, run_dir=args.run_dir, device=args.device)
@@ -168,7 +168,7 @@ def cmd_quickstart(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from slac.config import parse_overrides
-    from slac.reproduce import budget_run, parse_seeds, reproduce
+    from slac.tools.reproduce import budget_run, parse_seeds, reproduce
 
     overrides = parse_overrides(args.overrides)
     for flag in ("device", "agent"):
@@ -189,7 +189,7 @@ def cmd_reproduce(args) -> int:
 def cmd_plot(args) -> int:
     from pathlib import Path
 
-    from slac.plot import group_runs, plot_tasks, seed_values, write_tables
+    from slac.tools.plot import group_runs, plot_tasks, seed_values, write_tables
 
     missing = [d for d in args.run_dirs if not (Path(d) / "eval.csv").is_file()]
     if missing:
@@ -207,9 +207,9 @@ def cmd_plot(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from slac.bench import run_benchmark
     from slac.config import Config, parse_overrides
-    from slac.trainer import resolve_device
+    from slac.run.trainer import resolve_device
+    from slac.tools.bench import run_benchmark
 
     overrides = parse_overrides(args.overrides)  # the same key=value as `slac train`; unknown keys are refused
     overrides.update({k: v for k, v in (("precision", args.precision), ("device", args.device), ("agent", args.agent))
@@ -230,8 +230,8 @@ def cmd_bench(args) -> int:
 
 def cmd_sweep(args) -> int:
     from slac.config import parse_overrides
-    from slac.reproduce import parse_seeds
-    from slac.sweep import format_status, status, sweep
+    from slac.tools.reproduce import parse_seeds
+    from slac.tools.sweep import format_status, status, sweep
 
     if args.status:
         print(format_status(status(args.status)))

@@ -36,6 +36,8 @@ TASK_PRESETS: dict[str, dict[str, Any]] = {
 
 # The agents `slac train --agent` runs (slac.agents): SLAC and the paper's SAC baselines.
 AGENTS = ("slac", "sac-state", "sac-pixels")
+# Figure 5a's latent models (slac.models.MODELS builds each; a test keeps the two lists equal).
+MODELS = ("slac", "partially-stochastic", "deterministic", "filtering", "vae", "factored-vae", "planet")
 
 # Named presets: network sizes and schedules that are not the paper's, for CPUs and tests.
 
@@ -148,7 +150,7 @@ class Config:
     channels_last: bool = True  # NHWC convolutions: same numbers up to rounding, ~10% faster on CPU (more in bf16)
     compile: bool = False  # torch.compile the encoder and decoder (slower on CPU; measured)
     encode_chunk: int = 0  # images per no-grad encoder call; 0: 512 on CPU, all at once on GPU
-    keep_freed_memory: bool = True  # CPU: glibc reuses freed blocks instead of page-faulting fresh ones (slac.host)
+    keep_freed_memory: bool = True  # CPU: glibc reuses freed blocks instead of page-faulting fresh ones (slac.common.host)
     # --- data collection ---
     replay_capacity: int = 100_000  # transitions (frames are stored once, uint8)
     # Env steps (after action repeat, like `steps`) of uniform random actions before learning. The
@@ -271,8 +273,6 @@ class Config:
             raise ConfigError(f"agent {self.agent} has no model to pretrain: set pretrain_steps=0")
         if self.agent == "sac-state" and self.eval_video:
             raise ConfigError("agent sac-state sees no frames, so there is no input to record: set eval_video=false")
-        from slac.models import MODELS
-
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}{_suggest(self.model, MODELS)}: expected one of {list(MODELS)}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

@@ -5,10 +5,12 @@ import pytest
 import torch
 from helpers import TINY, filled_replay, tiny_config
 
-from slac.agent import HistoryPolicy, SLACAgent, history_resets, random_shift
+from slac.agents.base import history_resets, random_shift
+from slac.agents.slac import SLACAgent
 from slac.cli import main
-from slac.logging import read_csv
-from slac.trainer import SLAC
+from slac.policy.history import HistoryPolicy
+from slac.run.logging import read_csv
+from slac.run.trainer import SLAC
 
 
 @pytest.mark.parametrize("actor_input,critic_input", [("latent", "latent"), ("history", "history"), ("latent", "history")])

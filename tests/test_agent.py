@@ -5,7 +5,10 @@ import pytest
 import torch
 from helpers import filled_replay, tiny_config
 
-from slac.agent import HistoryPolicy, SLACAgent, actor_input, alpha_loss, critic_loss
+from slac.agents.base import actor_input
+from slac.agents.losses import alpha_loss, critic_loss
+from slac.agents.slac import SLACAgent
+from slac.policy.history import HistoryPolicy
 
 
 def make_agent(**changes):

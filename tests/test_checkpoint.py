@@ -4,10 +4,10 @@ import pytest
 import torch
 from helpers import TINY
 
-from slac.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from slac.common.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from slac.errors import CheckpointError
-from slac.logging import read_csv
-from slac.trainer import SLAC
+from slac.run.logging import read_csv
+from slac.run.trainer import SLAC
 
 VOLATILE = {"steps_per_s", "wall_time_s"}
 

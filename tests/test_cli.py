@@ -6,10 +6,10 @@ import pytest
 from helpers import TINY
 
 from slac import SLAC, load_policy
-from slac.checkpoint import list_checkpoints
 from slac.cli import main
+from slac.common.checkpoint import list_checkpoints
 from slac.errors import CheckpointError
-from slac.logging import read_csv
+from slac.run.logging import read_csv
 
 TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
 

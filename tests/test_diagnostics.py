@@ -8,10 +8,10 @@ import torch
 from helpers import TINY, filled_replay, tiny_config
 
 from slac.agents import build_agent
-from slac.drift import DriftProbe
-from slac.logging import read_csv
-from slac.nets import TanhGaussianActor
-from slac.trainer import SLAC
+from slac.models.nets import TanhGaussianActor
+from slac.run.drift import DriftProbe
+from slac.run.logging import read_csv
+from slac.run.trainer import SLAC
 
 
 def test_entropy_parts_add_up_to_the_entropy_and_read_saturation():

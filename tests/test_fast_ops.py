@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from slac import conv
-from slac.host import keep_freed_memory
-from slac.nets import gaussian_log_prob, image_log_likelihood
+from slac.common.host import keep_freed_memory
+from slac.models import conv
+from slac.models.nets import gaussian_log_prob, image_log_likelihood
 
 # (kind, in, out, kernel, stride, padding, output_padding, size): every layer shape of the encoder and
 # decoder at depth 4, and the 4x4 ones that take the im2col weight gradient
@@ -109,8 +109,8 @@ def test_off_a_cpu_the_no_grad_encoder_takes_every_image_in_one_call():
 
 
 def test_device_auto_picks_cuda_when_present_and_tf32_follows_the_config(monkeypatch):
-    from slac.host import set_cuda_matmul_precision
-    from slac.trainer import resolve_device
+    from slac.common.host import set_cuda_matmul_precision
+    from slac.run.trainer import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("cuda")

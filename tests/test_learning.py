@@ -10,7 +10,7 @@ failure mode seen while tuning) scores about -35 and fails.
 
 import numpy as np
 
-from slac.trainer import SLAC, random_policy_returns
+from slac.run.trainer import SLAC, random_policy_returns
 
 
 def test_slac_beats_a_random_policy_on_toy_reach(tmp_path):

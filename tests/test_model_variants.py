@@ -8,7 +8,7 @@ from helpers import TINY, filled_replay, tiny_config
 
 from slac.config import Config
 from slac.models import MODELS, build_model
-from slac.trainer import SLAC
+from slac.run.trainer import SLAC
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

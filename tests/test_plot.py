@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slac.cli import main
-from slac.logging import EVAL_FIELDS, CSVLog, read_csv
-from slac.plot import aggregate_table, group_runs, variant_of
-from slac.stats import iqm, stratified_bootstrap_ci
+from slac.run.logging import EVAL_FIELDS, CSVLog, read_csv
+from slac.tools.plot import aggregate_table, group_runs, variant_of
+from slac.tools.stats import iqm, stratified_bootstrap_ci
 
 
 def table_rows(path):

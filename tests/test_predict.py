@@ -8,7 +8,7 @@ import torch
 from helpers import TINY
 
 from slac import SLAC, make_env
-from slac.agent import batch_history_resets, history_resets
+from slac.agents.base import batch_history_resets, history_resets
 
 
 def vector_env(n: int) -> gym.vector.SyncVectorEnv:

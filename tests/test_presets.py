@@ -5,7 +5,7 @@ from helpers import TINY
 
 from slac.cli import main
 from slac.config import TASK_PRESETS, Config
-from slac.trainer import SLAC
+from slac.run.trainer import SLAC
 
 PAPER_TASKS = ["dmc/cheetah-run", "dmc/walker-walk", "dmc/ball_in_cup-catch", "dmc/finger-spin",
                "dmc/cartpole-swingup", "dmc/reacher-easy", "gym/HalfCheetah-v5", "gym/Hopper-v5",

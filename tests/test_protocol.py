@@ -8,9 +8,9 @@ import torch
 from helpers import TINY, tiny_config
 from torch import nn
 
-from slac.agent import SLACAgent
+from slac.agents.slac import SLACAgent
 from slac.config import TASK_PRESETS, Config
-from slac.trainer import SLAC
+from slac.run.trainer import SLAC
 
 
 @pytest.mark.parametrize("repeat", [1, 4])

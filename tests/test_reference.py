@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from slac.errors import TaskError
-from slac.reference import paper_curve
+from slac.tools.reference import paper_curve
 
 RAW = Path(__file__).resolve().parents[2] / "shared" / "reference" / "slac-official"
 

@@ -14,7 +14,7 @@ from helpers import filled_replay, tiny_config
 from torch.distributions import Normal, kl_divergence
 from torch.nn import functional as F
 
-from slac.agent import SLACAgent
+from slac.agents.slac import SLACAgent
 
 RTOL, ATOL = 1e-4, 1e-5
 

@@ -16,11 +16,11 @@ from helpers import TINY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slac.checkpoint import list_checkpoints, load_checkpoint
+from slac.common.checkpoint import list_checkpoints, load_checkpoint
 from slac.config import Config, parse_overrides
 from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError
-from slac.logging import read_csv
-from slac.trainer import SLAC
+from slac.run.logging import read_csv
+from slac.run.trainer import SLAC
 
 TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")] + ["pretrain_checkpoint_interval=2"]
 VOLATILE = {"steps_per_s", "wall_time_s"}
@@ -126,7 +126,7 @@ def test_a_full_disk_while_checkpointing_stops_cleanly_with_the_last_checkpoint_
         if point == "checkpoint_write":
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("slac.checkpoint.faults.inject", disk_full)
+    monkeypatch.setattr("slac.common.checkpoint.faults.inject", disk_full)
     with pytest.raises(CheckpointError, match=rf"no space left on the device.*last good checkpoint .*{good.name} is intact"):
         run.learn(200, progress=False, reset_num_timesteps=False)
     assert list_checkpoints(run.run_dir)[-1] == good and not list((run.run_dir / "checkpoints").glob("*.tmp"))

@@ -8,10 +8,10 @@ import pytest
 import torch
 from helpers import TINY
 
-from slac import replay_files
 from slac.errors import CheckpointError
 from slac.replay import SequenceReplay
-from slac.trainer import SLAC
+from slac.replay import files as replay_files
+from slac.run.trainer import SLAC
 
 
 def write(buffer: SequenceReplay, frames: int, rng: np.random.Generator, episode: int = 13) -> None:

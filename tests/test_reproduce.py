@@ -2,7 +2,7 @@ import imageio.v2 as imageio
 from helpers import TINY
 
 from slac.cli import main
-from slac.reproduce import parse_seeds
+from slac.tools.reproduce import parse_seeds
 
 TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
 
@@ -35,7 +35,7 @@ def test_plot_groups_runs_and_overlays_the_paper(tmp_path):
 
 
 def test_reproduce_fills_the_papers_columns_for_a_dmc_task(tmp_path):
-    from slac.reference import paper_curve
+    from slac.tools.reference import paper_curve
 
     out = tmp_path / "repro"
     args = [a for a in TINY_ARGS if not a.startswith(("eval_episodes", "init_steps", "pretrain_steps"))]

@@ -9,12 +9,12 @@ import torch
 from helpers import TINY
 
 from slac import SLAC, load_policy
+from slac.agents.sac import SACAgent
 from slac.cli import main
 from slac.config import Config
 from slac.errors import ConfigError, SlacError
-from slac.logging import read_csv
-from slac.plot import variant_of
-from slac.sac import SACAgent
+from slac.run.logging import read_csv
+from slac.tools.plot import variant_of
 
 VOLATILE = {"steps_per_s", "wall_time_s"}
 SAC_TINY = {**TINY, "pretrain_steps": 0, "eval_interval": 40, "checkpoint_interval": 40, "steps": 160}
@@ -148,7 +148,7 @@ def test_sac_state_learns_the_toy_task(tmp_path):
 
 
 def test_reproduce_and_sweep_take_the_agent(tmp_path):
-    from slac.sweep import plan
+    from slac.tools.sweep import plan
 
     settings = [f"{k}={v}" for k, v in SAC_TINY.items() if k not in ("task", "device", "steps", "pretrain_steps")]
     out = tmp_path / "repro"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from helpers import TINY
 
-from slac.checkpoint import list_checkpoints
+from slac.common.checkpoint import list_checkpoints
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # The block's env-step counts, scaled down; its preset replaced by the tests' tiny networks.
@@ -37,7 +37,7 @@ def test_the_readme_sb3_block_runs_and_learn_counts_as_promised(tmp_path, monkey
         calls.append((before, self.counters["env_steps"], self.stopped_by_callback, self.interrupted))
         return result
 
-    from slac.trainer import SLAC
+    from slac.run.trainer import SLAC
 
     original = SLAC.learn
     monkeypatch.setattr(SLAC, "learn", record_learn)
@@ -57,8 +57,8 @@ def test_the_readme_sb3_block_runs_and_learn_counts_as_promised(tmp_path, monkey
 def test_stop_on_return_stops_at_the_first_evaluation_that_reaches_it_and_bad_callbacks_are_refused(tmp_path):
     import pytest
 
-    from slac.callbacks import StopOnReturn
-    from slac.trainer import SLAC
+    from slac.run.callbacks import StopOnReturn
+    from slac.run.trainer import SLAC
 
     run = SLAC(run_dir=tmp_path / "r", **TINY)
     run.learn(200, progress=False, callback=StopOnReturn(-1e9))  # any return reaches it

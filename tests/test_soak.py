@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slac.trainer import SLAC
+from slac.run.trainer import SLAC
 
 
 def rss_mb() -> float:

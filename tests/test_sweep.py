@@ -11,7 +11,7 @@ import pytest
 from helpers import TINY
 
 from slac.cli import main
-from slac.logging import read_csv
+from slac.run.logging import read_csv
 
 pytest.importorskip("ray")
 
@@ -92,7 +92,7 @@ def test_sweep_errors_are_one_line(tmp_path, capsys):
 
 
 def test_each_trial_renders_on_its_own_gpu():
-    from slac.sweep import renderer_env
+    from slac.tools.sweep import renderer_env
 
     assert renderer_env([3, 1]) == {"MUJOCO_EGL_DEVICE_ID": "3"}  # dm_control's EGL ignores CUDA_VISIBLE_DEVICES
     assert renderer_env([]) == {}  # a CPU trial leaves the renderer alone

@@ -5,11 +5,11 @@ import threading
 import numpy as np
 from helpers import TINY
 
-from slac.checkpoint import list_checkpoints
+from slac.common.checkpoint import list_checkpoints
 from slac.envs import make_env
-from slac.logging import read_csv
-from slac.evaluation import EVAL_EPISODES, episode_seed
-from slac.trainer import SLAC, random_policy_returns
+from slac.run.evaluation import EVAL_EPISODES, episode_seed
+from slac.run.logging import read_csv
+from slac.run.trainer import SLAC, random_policy_returns
 
 
 def test_true_terminals_are_stored_and_cut_windows(tmp_path):

@@ -7,8 +7,8 @@ import torch
 from helpers import tiny_config
 
 from slac.cli import main
-from slac.logging import read_csv
-from slac.viz import LABEL_WIDTH, model_rollouts
+from slac.run.logging import read_csv
+from slac.run.visualize import LABEL_WIDTH, model_rollouts
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_eval_side_by_side_video_shows_the_input_beside_a_larger_rendering(run_d
 
 
 def test_rollout_rows_reconstruct_the_sequence_shapes():
-    from slac.agent import SLACAgent
+    from slac.agents.slac import SLACAgent
 
     torch.manual_seed(0)
     agent = SLACAgent(2, tiny_config())

@@ -2,7 +2,9 @@
 
 Variants of the paper's Figure 5a ablation (`--model`), named as the authors' ablation configs define
 them: `partially-stochastic`, `deterministic`, `filtering`, `vae`, `factored-vae`, `planet` (RSSM).
-Each class docstring states its factorisation and the config it follows.
+Each class docstring states its factorisation and the config it follows. The networks (encoder,
+decoder, Gaussian heads, actor, critics: `nets.py`) and the fast convolution layers (`conv.py`)
+live here too. Imports nothing of slac's but config and errors.
 """
 
 from slac.models.base import LatentModel, Latents

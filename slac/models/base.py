@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from slac.nets import Decoder, Encoder, GaussianHead, gaussian_kl, gaussian_log_prob, image_log_likelihood
+from slac.models.nets import Decoder, Encoder, GaussianHead, gaussian_kl, gaussian_log_prob, image_log_likelihood
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from slac.models.base import LatentModel, Latents, LatentTrace, restart_where, sample
-from slac.nets import GaussianHead, gaussian_log_prob
+from slac.models.nets import GaussianHead, gaussian_log_prob
 
 
 class SlacModel(LatentModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from slac.models.base import LatentModel, Latents, LatentTrace, restart_where, sample
-from slac.nets import GaussianHead
+from slac.models.nets import GaussianHead
 
 
 class FilteringModel(LatentModel):

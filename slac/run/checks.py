@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from slac import replay_files
-from slac.checkpoint import list_checkpoints
+from slac.common.checkpoint import list_checkpoints
 from slac.errors import SlacError
+from slac.replay import files as replay_files
 
 
 def check_disk(run_dir: Path, replay_bytes: int, checkpoint_bytes: int, keep_checkpoints: int) -> None:

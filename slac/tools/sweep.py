@@ -84,8 +84,8 @@ def _trial(params: dict) -> None:
 
 
 def _train(spec: dict, run_dir: Path, report) -> dict:
-    from slac.checkpoint import list_checkpoints
-    from slac.trainer import SLAC
+    from slac.common.checkpoint import list_checkpoints
+    from slac.run.trainer import SLAC
 
     steps = spec["config"]["steps"]
     if list_checkpoints(run_dir):
@@ -181,7 +181,7 @@ def sweep(tasks: list[str], seeds: list[int], out: str | Path, preset: str | Non
 
 def status(out: str | Path) -> list[dict]:
     """Each run of a sweep: its state, env steps done (from eval.csv) out of its total, last eval return."""
-    from slac.logging import read_csv
+    from slac.run.logging import read_csv
 
     path = Path(out) / SWEEP_FILE
     if not path.is_file():

@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from slac.agent import ActorCriticAgent, HistoryPolicy
 from slac.agents import build_agent
-from slac.checkpoint import load_checkpoint, save_checkpoint
+from slac.agents.base import ActorCriticAgent
+from slac.common.checkpoint import load_checkpoint, save_checkpoint
+from slac.common.host import resolve_device
 from slac.config import Config
 from slac.errors import CheckpointError
-from slac.host import resolve_device
-from slac.predict import History, predict
+from slac.policy.history import HistoryPolicy
+from slac.policy.predict import History, predict
 
 KIND = "slac-policy"
 
@@ -36,7 +37,7 @@ class Policy(HistoryPolicy):
 
     def predict(self, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = False) -> tuple[np.ndarray, History]:
-        """Stable-Baselines3's predict, batched (slac.predict)."""
+        """Stable-Baselines3's predict, batched (slac.policy.predict)."""
         return predict(self.agent, obs, state, episode_start, deterministic)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from slac.agent import ActorCriticAgent
+from slac.agents.base import ActorCriticAgent
 
 
 @dataclass

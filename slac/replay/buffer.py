@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from slac import replay_files
 from slac.errors import CheckpointError
+from slac.replay import files as replay_files
 
 
 @dataclass
@@ -53,7 +53,7 @@ class SequenceBatch:
 class SequenceReplay:
     """Ring buffer of frames with vectorised sampling of fixed-length windows.
 
-    In memory by default; `persist(directory)` moves it into memory-mapped files (slac.replay_files),
+    In memory by default; `persist(directory)` moves it into memory-mapped files (slac.replay.files),
     where it lives for the rest of the run: `flush()` makes what was written durable and returns
     the position a checkpoint records, and `restore(directory, position)` reopens it there. The
     ring then has `slack` slots beyond `capacity`: windows come from the newest `capacity` frames,

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from slac import conv
+from slac.models import conv
 
 LEAKY_SLOPE = 0.2  # the authors' LeakyReLU slope in every model network
 LOG_2PI = math.log(2 * math.pi)
@@ -190,3 +190,15 @@ class Critic(nn.Module):
 
     def forward(self, x: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([x, action], dim=-1)).squeeze(-1)
+
+
+class TwinCritic(nn.Module):
+    """Two Q-functions on [z1, z2, a] (the clipped double-Q of SAC)."""
+
+    def __init__(self, in_dim: int, action_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.q1 = Critic(in_dim, action_dim, hidden)
+        self.q2 = Critic(in_dim, action_dim, hidden)
+
+    def forward(self, z: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.q1(z, action), self.q2(z, action)

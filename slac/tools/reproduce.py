@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slac.plot import aggregate_table, plot_tasks, read_config, returns_table, variant_of
+from slac.tools.plot import aggregate_table, plot_tasks, read_config, returns_table, variant_of
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -21,8 +21,8 @@ def parse_seeds(text: str) -> list[int]:
 
 def open_or_resume(run_dir: Path, config):
     """The run in `run_dir` from its latest checkpoint (trained on to `config.steps`), or a new one."""
-    from slac.checkpoint import list_checkpoints
-    from slac.trainer import SLAC
+    from slac.common.checkpoint import list_checkpoints
+    from slac.run.trainer import SLAC
 
     if list_checkpoints(run_dir):
         return SLAC.load(run_dir, steps=config.steps)
@@ -70,9 +70,9 @@ def budget_run(budget: str, seed: int, out: str | Path, overrides: dict[str, Any
     return on the same episodes, the authors' mean at the final step, and this invocation's wall time."""
     from slac.config import Config
     from slac.errors import TaskError
-    from slac.logging import read_csv
-    from slac.reference import paper_curve
-    from slac.trainer import random_policy_returns
+    from slac.run.logging import read_csv
+    from slac.run.trainer import random_policy_returns
+    from slac.tools.reference import paper_curve
 
     start = time.perf_counter()
     config = Config.build(preset=BUDGETS[budget], overrides={**(overrides or {}), "seed": seed})

@@ -8,24 +8,47 @@ mid-episode; restoring all of it makes a resumed run continue exactly where it s
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from slac.checkpoint import latest_good_checkpoint, load_checkpoint
+from slac.agents.base import ActorCriticAgent
+from slac.common.checkpoint import latest_good_checkpoint, load_checkpoint
+from slac.common.host import resolve_device
 from slac.config import Config
 from slac.errors import CheckpointError
-from slac.evaluation import TRAIN_EPISODES, episode_seed
-from slac.host import resolve_device
-from slac.run_checks import replay_check
+from slac.policy.history import HistoryPolicy
+from slac.replay import SequenceReplay
+from slac.run.checks import replay_check
+from slac.run.drift import DriftProbe
+from slac.run.evaluation import TRAIN_EPISODES, episode_seed
 
-if TYPE_CHECKING:
-    from slac.trainer import SLAC
+
+class Run(Protocol):
+    """What a run's state is made of (slac.run.trainer.SLAC has all of it)."""
+
+    config: Config
+    device: torch.device
+    env: Any  # a gymnasium.Env
+    agent: ActorCriticAgent
+    replay: SequenceReplay
+    rng: np.random.Generator
+    drift: DriftProbe
+    policy_state: HistoryPolicy
+    counters: dict[str, Any]
+    last_eval: dict[str, float]
+    action_dim: int
+    run_dir: Path
+    _without_replay: bool
+    _logger: Any
+
+    def _open_run(self, resume_step: int | None) -> Any: ...
 
 
-def capture(run: SLAC) -> tuple[dict[str, Any], dict[str, Any]]:
+def capture(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
     """Everything a run needs to continue exactly: tensors, and JSON metadata."""
     tensors = {
         "agent": run.agent.state_dict(),
@@ -50,7 +73,7 @@ def capture(run: SLAC) -> tuple[dict[str, Any], dict[str, Any]]:
     return tensors, meta
 
 
-def restore(run: SLAC, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:
+def restore(run: Run, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:
     """Put a checkpoint's state into `run` (built from the checkpoint's config); with `replay` the
     replay files are reopened at the recorded position and a mid-episode env continues."""
     saved_dim = meta.get("action_dim")
@@ -83,7 +106,7 @@ def restore(run: SLAC, tensors: dict[str, Any], meta: dict[str, Any], replay: bo
         continue_episode(run, meta.get("env_state"))
 
 
-def continue_episode(run: SLAC, env_state: dict | None) -> None:
+def continue_episode(run: Run, env_state: dict | None) -> None:
     """Restore the env mid-episode where it can be, else start a new episode on the next step."""
     unwrapped = run.env.unwrapped
     if env_state is None or not hasattr(unwrapped, "set_state"):
@@ -96,8 +119,8 @@ def continue_episode(run: SLAC, env_state: dict | None) -> None:
                                   real_frames=int(window.frame_mask[0, 1:].sum()))
 
 
-def load(cls: type[SLAC], run_dir: str | Path, *, checkpoint: str | Path | None = None, device: str | None = None,
-         replay: bool = True, **overrides: Any) -> SLAC:
+def load(cls: Callable[..., Run], run_dir: str | Path, *, checkpoint: str | Path | None = None, device: str | None = None,
+         replay: bool = True, **overrides: Any) -> Run:
     """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config."""
     run_dir = Path(run_dir)
     map_location = resolve_device(device or "auto") if device else "cpu"

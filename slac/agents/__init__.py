@@ -1,12 +1,13 @@
 """`build_agent`: the agent a config names (`agent=slac|sac-state|sac-pixels`), behind one interface
-(slac.agent.ActorCriticAgent): update on replay windows, act on a history, checkpoint."""
+(slac.agents.base.ActorCriticAgent): update on replay windows, act on a history, checkpoint."""
 
 from __future__ import annotations
 
 import torch
 
-from slac.agent import ActorCriticAgent, SLACAgent
-from slac.sac import SACAgent
+from slac.agents.base import ActorCriticAgent
+from slac.agents.sac import SACAgent
+from slac.agents.slac import SLACAgent
 
 
 def build_agent(config, action_dim: int, device: torch.device | str = "cpu",

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from slac.config import TASK_PRESETS
-from slac.logging import read_csv
-from slac.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
+from slac.run.logging import read_csv
+from slac.tools.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
 
 MILESTONES = (100_000, 500_000)
 # Switches that make a run a different variant when they differ from the paper's value.
@@ -78,7 +78,7 @@ def band(values: np.ndarray, interval: str) -> tuple[np.ndarray, np.ndarray, np.
 
 def _paper(task: str, run_dirs: list[Path]) -> list[dict]:
     from slac.errors import TaskError
-    from slac.reference import paper_curve
+    from slac.tools.reference import paper_curve
 
     try:
         return paper_curve(task, read_config(run_dirs[0]).get("decoder_var"))

@@ -5,7 +5,7 @@ bound of the paper's figures. `sac-pixels`: the same, on the last `frame_stack` 
 through SLAC's convolutional encoder (shared weights; the features concatenated), the encoder
 trained by the critic's loss only (the actor sees detached features); with `augment=crop` it is
 the DrQ-style variant. No latent model, no pretraining; learning rates, gamma, tau, alpha and the
-target entropy are SLAC's, and the losses are slac.agent's eq. 8-10 functions on these inputs.
+target entropy are SLAC's, and the losses are slac.agents.base's eq. 8-10 functions on these inputs.
 
 Replay windows hold `seq_len + 1` observations, exactly as SLAC's (an episode's start is padded
 with its first observation, as a frame stack is): the history is the first `seq_len`, the next
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from slac.agent import ActorCriticAgent, random_shift
-from slac.host import set_cuda_matmul_precision
-from slac.nets import Encoder, authors_init
+from slac.agents.base import ActorCriticAgent, random_shift
+from slac.common.host import set_cuda_matmul_precision
+from slac.models.nets import Encoder, authors_init
 from slac.replay import SequenceBatch
 
 
@@ -102,7 +102,7 @@ class SACAgent(ActorCriticAgent):
 
     @torch.no_grad()
     def probe(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
-        """What slac.drift follows on fixed windows: min-Q of the last transition (B,) and, for
+        """What slac.run.drift follows on fixed windows: min-Q of the last transition (B,) and, for
         sac-pixels, the encoder's features of every frame (B, L+1, F)."""
         batch = batch.to(self.device)
         features = self.features(batch.images)

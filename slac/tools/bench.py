@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from slac.agent import ActorCriticAgent
 from slac.agents import build_agent, observation_kind
+from slac.agents.base import ActorCriticAgent
 from slac.config import Config
 from slac.replay import SequenceReplay
 
@@ -79,7 +79,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def _iteration_run(config: Config, rng: np.random.Generator):
     """A trainer on toy/reach with `config`'s networks and a replay of random episodes."""
-    from slac.trainer import SLAC
+    from slac.run.trainer import SLAC
 
     run_config = config.replace(task="toy/reach", replay_capacity=5_000, init_steps=0, pretrain_steps=0,
                                 eval_episodes=0, checkpoint_interval=10**9, action_repeat=0)

@@ -12,9 +12,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from slac.agent import ActorCriticAgent, HistoryPolicy
+from slac.agents.base import ActorCriticAgent
 from slac.envs import render_view
-from slac.viz import side_by_side
+from slac.policy.history import HistoryPolicy
+from slac.run.visualize import side_by_side
 
 TRAIN_EPISODES, EVAL_EPISODES, REPLAY, TRAINER, RANDOM_POLICY, EVALUATION, ROLLOUTS, PROBE = range(8)  # seed streams
 

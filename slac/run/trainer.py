@@ -22,22 +22,27 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from slac import faults, run_state
-from slac.agent import HistoryPolicy
 from slac.agents import build_agent, observation_kind
-from slac.callbacks import Callback, as_callback
-from slac.checkpoint import (
+from slac.common import faults
+from slac.common.checkpoint import (
     checkpoint_path,
     list_checkpoints,
     prune_checkpoints,
     remove_partial_checkpoints,
     save_checkpoint,
 )
+from slac.common.host import resolve_device
 from slac.config import Config
-from slac.drift import DriftProbe
 from slac.envs import make_env, wrap_env
 from slac.errors import NumericalError, SlacError, TaskError
-from slac.evaluation import (
+from slac.policy.history import HistoryPolicy
+from slac.policy.predict import History, predict
+from slac.replay import SequenceReplay
+from slac.run import state as run_state
+from slac.run.callbacks import Callback, as_callback
+from slac.run.checks import check_disk, warn_memory
+from slac.run.drift import DriftProbe
+from slac.run.evaluation import (
     EVALUATION,
     REPLAY,
     ROLLOUTS,
@@ -49,15 +54,11 @@ from slac.evaluation import (
     record_sequence,
     run_episodes,
 )
-from slac.host import resolve_device
-from slac.logging import RunLogger
-from slac.predict import History, predict
-from slac.replay import SequenceReplay
-from slac.run_checks import check_disk, warn_memory
-from slac.tracking import start_wandb
-from slac.viz import model_rollouts, rollout_grid, write_video
+from slac.run.logging import RunLogger
+from slac.run.tracking import start_wandb
+from slac.run.visualize import model_rollouts, rollout_grid, write_video
 
-__all__ = ["SLAC", "episode_seed", "random_policy_returns", "resolve_device"]  # defined in slac.evaluation, slac.host
+__all__ = ["SLAC", "episode_seed", "random_policy_returns", "resolve_device"]  # defined in slac.run.evaluation, slac.common.host
 
 TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
                  "alpha", "entropy", "entropy_gaussian", "entropy_tanh", "log_std", "saturation", "q1", "q2", "target_q")
@@ -186,14 +187,14 @@ class SLAC:
     def predict(self, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = False) -> tuple[np.ndarray, History]:
         """Stable-Baselines3's predict: actions for obs (3, 64, 64) or (N, 3, 64, 64) and the history
-        state to pass back; `episode_start[i]` restarts row i's history (slac.predict)."""
+        state to pass back; `episode_start[i]` restarts row i's history (slac.policy.predict)."""
         return predict(self.agent, obs, state, episode_start, deterministic)
 
     def evaluate(self, episodes: int | None = None, deterministic: bool = False, env: gym.Env | None = None,
                  record: list | None = None, record_episodes: int | None = None,
                  view_size: int | None = None) -> np.ndarray:
         """Returns of `episodes` evaluation episodes, their starts drawn from the seed and the run's
-        env step (slac.evaluation.run_episodes; `record`, `record_episodes` and `view_size` as there)."""
+        env step (slac.run.evaluation.run_episodes; `record`, `record_episodes` and `view_size` as there)."""
         env = env or self.eval_env or self.env
         episodes = self.config.eval_episodes if episodes is None else episodes
         step = self.counters["env_steps"]
@@ -202,7 +203,7 @@ class SLAC:
                                 view_size, evaluation=step)
 
     def rollouts(self, episodes: int = 1, steps: int | None = None) -> list[list[np.ndarray]]:
-        """The model's view of `episodes` evaluation episodes (`slac.viz.model_rollouts` rows: ground
+        """The model's view of `episodes` evaluation episodes (`slac.run.visualize.model_rollouts` rows: ground
         truth, posterior, prior given frame 1, prior only) over their first `steps` + 1 frames
         (default 2 x seq_len: the model's training window and as far again open loop)."""
         if not self.agent.has_model:
@@ -219,7 +220,7 @@ class SLAC:
               reset_num_timesteps: bool = True) -> SLAC:
         """Train `total_env_steps` more env steps (with `reset_num_timesteps=False`: until the run has
         `total_env_steps`; with None: until config.steps), then checkpoint. The env-step count is
-        never reset: it is the x axis of every curve. `callback`: see slac.callbacks; a hook that
+        never reset: it is the x axis of every curve. `callback`: see slac.run.callbacks; a hook that
         returns False stops training cleanly, with a checkpoint."""
         from tqdm import tqdm
 
@@ -401,7 +402,7 @@ class SLAC:
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Everything a run needs to continue exactly: tensors, and JSON metadata (slac.run_state)."""
+        """Everything a run needs to continue exactly: tensors, and JSON metadata (slac.run.state)."""
         return run_state.capture(self)
 
     def save(self, path: str | Path | None = None) -> Path:
@@ -422,7 +423,7 @@ class SLAC:
         return target
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:
-        """Continue from a checkpoint's (tensors, meta) (slac.run_state.restore)."""
+        """Continue from a checkpoint's (tensors, meta) (slac.run.state.restore)."""
         run_state.restore(self, tensors, meta, replay)
 
     @classmethod
@@ -435,7 +436,7 @@ class SLAC:
 
     def export(self, path: str | Path) -> Path:
         """Write the policy alone (`slac.load_policy(path)` acts with it): no critics, optimisers or replay."""
-        from slac.policy import export_policy
+        from slac.policy.export import export_policy
 
         c = self.counters
         info = {"task": self.config.task, "run_dir": str(self.run_dir), "env_steps": c["env_steps"],

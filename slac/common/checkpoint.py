@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from slac import faults
+from slac.common import faults
 from slac.errors import CheckpointError
 
 FORMAT = "slac-checkpoint"

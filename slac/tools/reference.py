@@ -1,4 +1,4 @@
-"""The authors' published learning curves, shipped as a compact table (slac/data/)."""
+"""The authors' published learning curves, shipped as a compact table (slac/tools/data/)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from slac.errors import TaskError
 @lru_cache(maxsize=1)
 def load_reference() -> list[dict]:
     """Rows of task, action_repeat, decoder_var, env_step, return_mean, return_std, seeds."""
-    text = resources.files("slac").joinpath("data/paper_slac_official.csv").read_text()
+    text = resources.files("slac.tools").joinpath("data/paper_slac_official.csv").read_text()
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     rows = []
     for row in csv.DictReader(lines):

@@ -1,0 +1,55 @@
+"""The actor-critic losses of SLAC (eq. 8-10) and the temperature's, as pure functions: tensors in,
+named tensors out. Every agent (SLAC and the SAC baselines) computes its terms with these."""
+
+from __future__ import annotations
+
+import torch
+
+from slac.models.nets import TanhGaussianActor, TwinCritic
+
+
+def critic_loss(
+    critic: TwinCritic,
+    critic_target: TwinCritic,
+    actor: TanhGaussianActor,
+    z: torch.Tensor,
+    action: torch.Tensor,
+    reward: torch.Tensor,
+    terminal: torch.Tensor,
+    next_z: torch.Tensor,
+    next_history: torch.Tensor,
+    alpha: torch.Tensor,
+    gamma: float,
+) -> dict[str, torch.Tensor]:
+    """Eq. 8-9: 1/2 (Q(z_tau, a_tau) - (r_tau + gamma V(z_tau+1)))^2 for each critic, summed;
+    V(z_tau+1) = E_{a ~ pi(.|x_1:tau+1, a_1:tau)}[min_i Q'_i(z_tau+1, a) - alpha log pi(a|.)].
+
+    z, next_z are consecutive samples of one filtered sequence (detached); a true terminal cuts
+    the bootstrap, a time limit does not.
+    """
+    with torch.no_grad():
+        next_action, next_log_pi = actor(next_history)
+        next_q = torch.min(*critic_target(next_z, next_action))
+        next_value = next_q - alpha * next_log_pi
+        target = reward + gamma * (1.0 - terminal) * next_value
+    q1, q2 = critic(z, action)
+    loss = 0.5 * ((q1 - target) ** 2).mean() + 0.5 * ((q2 - target) ** 2).mean()
+    return {"critic_loss": loss, "q1": q1.detach().mean(), "q2": q2.detach().mean(), "target_q": target.mean()}
+
+
+def actor_loss(
+    actor: TanhGaussianActor, critic: TwinCritic, z: torch.Tensor, history: torch.Tensor, alpha: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Eq. 10: E_{a ~ pi(.|x_1:tau, a_1:tau-1)}[alpha log pi(a|.) - min_i Q_i(z_tau, a)] (reparameterised).
+    Also the entropy estimate -log pi of these samples and its parts (TanhGaussianActor.sample_with_parts)."""
+    action, log_pi, parts = actor.sample_with_parts(history)
+    q = torch.min(*critic(z, action))
+    loss = (alpha * log_pi - q).mean()
+    return {"actor_loss": loss, "entropy": -log_pi.detach().mean(), **parts}
+
+
+def alpha_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entropy: float) -> dict[str, torch.Tensor]:
+    """Temperature: log_alpha * stopgrad(-log pi(a|h) - target_entropy), so alpha rises when the
+    policy's entropy is below the target and falls when above."""
+    loss = (log_alpha * (-log_pi.detach() - target_entropy)).mean()
+    return {"alpha_loss": loss}

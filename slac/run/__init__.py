@@ -1,0 +1,6 @@
+"""A run: the training loop of Algorithm 1 (`trainer.py`, the `SLAC` class), evaluation episodes
+(`evaluation.py`), a run's state in a checkpoint and back (`state.py`), disk and memory checks
+(`checks.py`), metrics.csv / eval.csv / TensorBoard (`logging.py`), Weights & Biases
+(`tracking.py`), callbacks (`callbacks.py`), the drift probe (`drift.py`), and videos and model
+rollout pictures (`visualize.py`). May import policy, agents, models, replay, envs, common,
+config and errors; never tools or cli."""

@@ -1,0 +1,4 @@
+"""Research tools around runs: learning-curve plots and tables (`plot.py`), interval estimates
+(`stats.py`), the authors' published curves (`reference.py`, data in `data/`), sweeps on Ray
+Tune (`sweep.py`), `slac reproduce` (`reproduce.py`) and `slac bench` (`bench.py`). May import
+run and everything below it; only cli imports tools."""
