@@ -168,18 +168,14 @@ def cmd_quickstart(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from slac.config import parse_overrides
-    from slac.tools.reproduce import budget_run, parse_seeds, reproduce
+    from slac.tools.reproduce import parse_seeds, reproduce
 
     overrides = parse_overrides(args.overrides)
     for flag in ("device", "agent"):
         if getattr(args, flag):
             overrides[flag] = getattr(args, flag)
-    if args.budget:
-        result = budget_run(args.budget, parse_seeds(args.seeds)[0], args.out, overrides, progress=not args.no_progress)
-        print(json.dumps(result))
-        return 130 if result["interrupted"] else 0
     if not args.tasks:
-        raise SlacError("slac reproduce needs --tasks A,B (or --budget cpu)")
+        raise SlacError("slac reproduce needs --tasks A,B")
     report = reproduce(args.tasks.split(","), parse_seeds(args.seeds), args.steps, args.out, preset=args.preset,
                        overrides=overrides, progress=not args.no_progress)
     print(f"report: {report}")
@@ -319,9 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p = sub.add_parser("reproduce", help="run a grid of tasks x seeds and write report.md beside the paper's numbers")
     p.add_argument("--tasks", help="comma-separated task names")
-    p.add_argument("--budget", choices=["cpu"], help="one fixed benchmark run instead of a grid (cpu: the "
-                   "cpu-budget preset, ball_in_cup-catch to 30K env steps); prints one JSON line")
-    p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5 (--budget: the first)")
+    p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5")
     _agent_argument(p)
     p.add_argument("--steps", type=int, default=500_000)
     p.add_argument("--out", default="reproduction")

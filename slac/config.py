@@ -82,16 +82,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "log_interval": 250,
         "checkpoint_interval": 1_000,
     },
-    # `slac reproduce --budget cpu`: the cheapest run on a paper task that separates learning from not
-    # learning on 2 CPU cores. Paper sizes; ball_in_cup-catch rises earliest on the authors' curve
-    # (16 +- 10 at 10K env steps, 404 +- 171 at 30K). Deviations, named: 3,000 pretraining updates
-    # (paper 50,000) and bf16 convolutions.
-    "cpu-budget": {
-        "task": "dmc/ball_in_cup-catch",
-        "steps": 30_000,
-        "pretrain_steps": 3_000,
-        "precision": "bf16",
-    },
 }
 
 

@@ -50,22 +50,6 @@ def test_reproduce_fills_the_papers_columns_for_a_dmc_task(tmp_path):
     assert cells[4] == cells[6] == "-"  # a 12-step run has no return at 100K or 500K
 
 
-def test_budget_run_prints_one_json_line_and_resumes(tmp_path, capsys):
-    import json
-
-    from slac.config import PRESETS
-
-    assert PRESETS["cpu-budget"]["task"] == "dmc/ball_in_cup-catch" and PRESETS["cpu-budget"]["steps"] == 30_000
-    out = tmp_path / "bench"
-    args = ["reproduce", "--budget", "cpu", "--seeds", "3", "--out", str(out), "--device", "cpu", "--no-progress",
-            *TINY_ARGS, "task=toy/reach", "steps=60", "precision=fp32"]
-    assert main(args) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (result["budget"], result["task"], result["seed"], result["env_steps"]) == ("cpu", "toy/reach", 3, 60)
-    assert [e["env_step"] for e in result["evaluations"]] == [0, 50, 60]
-    assert result["final_return_stochastic"] == result["evaluations"][-1]["return_stochastic"]
-    assert result["random_policy_return"] < 0 and result["paper_return_mean"] is None and result["wall_time_s"] > 0
-    assert main([*args[:-2], "steps=80", "precision=fp32"]) == 0  # the same command continues the run
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["env_steps"] == 80 and result["evaluations"][-1]["env_step"] == 80
-    assert main(["reproduce", "--out", str(out)]) == 2  # neither --tasks nor --budget
+def test_reproduce_without_tasks_is_one_line(tmp_path, capsys):
+    assert main(["reproduce", "--out", str(tmp_path / "out")]) == 2
+    assert "needs --tasks" in capsys.readouterr().err

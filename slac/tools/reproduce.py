@@ -3,7 +3,6 @@ beside the authors' numbers, and a plot per task. Sequential here; each run resu
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,44 +57,3 @@ def write_report(groups: dict[str, list[Path]], out: Path) -> Path:
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
     return report
-
-
-BUDGETS = {"cpu": "cpu-budget"}  # --budget NAME -> the named preset it runs
-
-
-def budget_run(budget: str, seed: int, out: str | Path, overrides: dict[str, Any] | None = None,
-               progress: bool = True) -> dict[str, Any]:
-    """One fixed benchmark of learning (`slac reproduce --budget cpu`): train the budget's preset (resuming
-    the run if it exists), then return task, env steps, every evaluation's returns, the random policy's
-    return on the same episodes, the authors' mean at the final step, and this invocation's wall time."""
-    from slac.config import Config
-    from slac.errors import TaskError
-    from slac.run.logging import read_csv
-    from slac.run.trainer import random_policy_returns
-    from slac.tools.reference import paper_curve
-
-    start = time.perf_counter()
-    config = Config.build(preset=BUDGETS[budget], overrides={**(overrides or {}), "seed": seed})
-    run_dir = Path(out) / "runs" / f"{config.task.replace('/', '_')}-{budget}-s{seed}"
-    run = open_or_resume(run_dir, config)
-    run.learn(progress=progress)
-    random_return = float(random_policy_returns(run.eval_env or run.env, config.eval_episodes, seed,
-                                                evaluation=run.counters["env_steps"]).mean())
-    run.close()
-    rows = read_csv(run_dir / "eval.csv")
-    evaluations = [{"env_step": int(r["env_step"]), "return_stochastic": float(r["return_stochastic"]),
-                    "return_deterministic": float(r["return_deterministic"])} for r in rows]
-    try:
-        paper = {p["env_step"]: p for p in paper_curve(config.task, config.decoder_var)}
-    except TaskError:  # a task the paper has no curve for
-        paper = {}
-    final = evaluations[-1]
-    return {
-        "budget": budget, "task": config.task, "seed": seed, "env_steps": run.counters["env_steps"],
-        "final_return_stochastic": final["return_stochastic"], "final_return_deterministic": final["return_deterministic"],
-        "random_policy_return": random_return,
-        "paper_return_mean": paper.get(final["env_step"], {}).get("return_mean"),
-        "paper_return_std": paper.get(final["env_step"], {}).get("return_std"),
-        "evaluations": evaluations, "wall_time_s": round(time.perf_counter() - start, 1), "run_dir": str(run_dir),
-        "interrupted": run.interrupted,
-    }
