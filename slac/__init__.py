@@ -10,7 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["SLAC", "load_policy", "make_env", "wrap_env", "list_tasks", "Config", "TASK_PRESETS", "PRESETS",
-           "Callback", "StopOnReturn"]
+           "Callback", "StopOnReturn", "export_onnx"]
 
 _EXPORTS = {
     "SLAC": "slac.run.trainer",
@@ -23,6 +23,7 @@ _EXPORTS = {
     "PRESETS": "slac.config",
     "Callback": "slac.run.callbacks",
     "StopOnReturn": "slac.run.callbacks",
+    "export_onnx": "slac.run.deploy",
 }
 
 

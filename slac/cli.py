@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from slac.errors import SlacError
 
@@ -70,6 +71,7 @@ def cmd_train(args) -> int:
         config = Config.build(task=args.task, preset=args.preset, file=args.config, overrides=overrides)
         run = SLAC(config=config)
     print(f"run directory: {run.run_dir}", file=sys.stderr)
+    _record_command(run.run_dir, args.argv)
     try:
         run.learn(progress=not args.no_progress)
     finally:
@@ -79,6 +81,15 @@ def cmd_train(args) -> int:
         print(f"stopped; checkpoint written. Continue with: slac train --resume {run.run_dir}", file=sys.stderr)
         return 130
     return 0
+
+
+def _record_command(run_dir: Path, argv: list[str]) -> None:
+    """Append the command line to the run's commands.txt (what a model card says trained it)."""
+    import shlex
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "commands.txt", "a") as handle:
+        handle.write(shlex.join(["slac", *argv]) + "\n")
 
 
 def _print_eval(run) -> None:
@@ -132,11 +143,17 @@ def cmd_visualize(args) -> int:
 def cmd_export(args) -> int:
     from slac.run.trainer import SLAC
 
+    from slac.run.deploy import export_run
+
     run = SLAC.load(args.run_dir, device="cpu", replay=False, checkpoint=args.checkpoint)
-    out = run.export(args.out)
-    run.close()
+    try:
+        out = export_run(run, args.out, args.format, card=args.card, opset=args.opset, check=args.check)
+    finally:
+        run.close()
+    use = ("act with it in ONNX Runtime (examples/act_onnx.py)" if args.format == "onnx"
+           else f"load it with slac.load_policy({str(out)!r})")
     print(f"{out}: policy of {args.run_dir} at env step {run.counters['env_steps']} "
-          f"({out.stat().st_size / 2**20:.1f} MB); load it with slac.load_policy({str(out)!r})")
+          f"({out.stat().st_size / 2**20:.1f} MB); {use}" + (f"; model card {out.parent / 'README.md'}" if args.card else ""))
     return 0
 
 
@@ -281,9 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
     p.add_argument("--device", default=None)
-    p = sub.add_parser("export", help="write a run's policy alone (encoder, model, actor) for slac.load_policy")
+    p = sub.add_parser("export", help="write a run's policy alone: for slac.load_policy, or as ONNX; --card: a model card")
     p.add_argument("run_dir")
-    p.add_argument("--out", required=True, help="the policy file to write (e.g. policy.pt)")
+    p.add_argument("--out", required=True, help="the policy file to write (e.g. policy.pt or policy.onnx)")
+    p.add_argument("--format", default="torch", choices=["torch", "onnx"],
+                   help="torch (for slac.load_policy) or onnx (encoder and actor in one graph, for ONNX Runtime)")
+    p.add_argument("--card", action="store_true", help="also write README.md beside it: a model card with a GIF")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
+    p.add_argument("--check", action="store_true", help="run the ONNX graph in ONNX Runtime against PyTorch")
     p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
     p = sub.add_parser("sweep", help="run tasks x seeds on Ray (local or a cluster); --status DIR shows progress")
     p.add_argument("--tasks", help="comma-separated task names")
@@ -354,7 +376,9 @@ COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return COMMANDS[args.command](args)
     except SlacError as error:

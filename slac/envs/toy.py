@@ -122,3 +122,10 @@ TOY_TASKS: dict[str, dict[str, Any]] = {
 
 def make_toy(name: str, image_size: int, observation: str = "pixels") -> gym.Env:
     return PointMassReach(image_size=image_size, observation=observation, **TOY_TASKS[name])
+
+
+# Gymnasium ids, so a toy task can be made by name without slac's make_env (for example by the
+# torch-free ONNX acting loop): gymnasium.make("slac.envs.toy:slac/reach-v0").
+for _name, _kwargs in TOY_TASKS.items():
+    if f"slac/{_name}-v0" not in gym.registry:
+        gym.register(f"slac/{_name}-v0", entry_point=PointMassReach, kwargs=dict(_kwargs))

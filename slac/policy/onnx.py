@@ -1,0 +1,181 @@
+"""A trained policy as one ONNX graph, for acting without PyTorch (ONNX Runtime and numpy only).
+
+The graph is the acting path of `HistoryPolicy.act` and `TanhGaussianActor`: uint8 frames ->
+[0, 1] -> encoder -> features of the history (with the history's actions, for SLAC) -> actor MLP
+-> the Gaussian's mean and log-std (clipped as in training) -> actions. Inputs and outputs:
+
+| name | SLAC | sac-pixels | sac-state |
+| --- | --- | --- | --- |
+| `frames` | (N, 8, 3, 64, 64) uint8: x_1..x_8 | (N, 4, 3, 64, 64) uint8 | - |
+| `state` | - | - | (N, S) float32 |
+| `actions` | (N, 7, A) float32: a_1..a_7 | - | - |
+| `noise` | (N, A) float32 standard normal | as SLAC | as SLAC |
+| outputs | `action_deterministic` tanh(mean), `action_stochastic` tanh(mean + std * noise), `mean`, `log_std` |
+
+N is dynamic. The graph computes in float32 whatever the run's `precision` (a bf16 run's ONNX
+actions differ from its PyTorch ones by bf16 rounding). The metadata (`onnx_metadata`) records the
+task, agent, action bounds, action repeat, image size, history lengths, and the run's env step and
+last evaluation return. `act_onnx.py` in examples/ is the torch-free acting loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from slac.agents.base import ActorCriticAgent
+from slac.errors import SlacError
+
+OUTPUTS = ["action_deterministic", "action_stochastic", "mean", "log_std"]
+DEFAULT_OPSET = 18
+
+
+class ActingGraph(nn.Module):
+    """The agent's encoder and actor as one module of tensors in, tensors out (what is exported).
+    `acting_graph(agent)` picks the subclass whose `forward` takes that agent's inputs."""
+
+    def __init__(self, agent: ActorCriticAgent) -> None:
+        super().__init__()
+        self.encoder = agent.model.encoder if agent.has_model else getattr(agent, "encoder", None)
+        self.actor = agent.actor
+
+    def _act(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The actor's Gaussian on input x, and both actions (TanhGaussianActor with given noise)."""
+        mean, log_std = self.actor.net(x).chunk(2, dim=-1)
+        log_std = log_std.clamp(self.actor.log_std_min, self.actor.log_std_max)
+        return torch.tanh(mean), torch.tanh(mean + log_std.exp() * noise), mean, log_std
+
+    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N, L, 3, H, W) uint8 -> (N, L * F), as `LatentModel.encode_pixels` in float32."""
+        n, length = frames.shape[0], frames.shape[1]
+        images = frames.reshape(n * length, *frames.shape[2:]).float() / 255.0
+        return self.encoder(images).reshape(n, -1)
+
+
+class SlacActingGraph(ActingGraph):
+    def forward(self, frames: torch.Tensor, actions: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """frames (N, 8, 3, 64, 64) uint8, actions (N, 7, A): the actor's history input, as `actor_input`."""
+        return self._act(torch.cat([self._encode(frames), actions.flatten(1)], dim=-1), noise)
+
+
+class PixelsActingGraph(ActingGraph):
+    def forward(self, frames: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """frames (N, frame_stack, 3, 64, 64) uint8."""
+        return self._act(self._encode(frames), noise)
+
+
+class StateActingGraph(ActingGraph):
+    def forward(self, state: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """state (N, S) float32."""
+        return self._act(state, noise)
+
+
+def acting_graph(agent: ActorCriticAgent) -> ActingGraph:
+    config = agent.config
+    if config.agent == "slac" and config.actor_input != "history":
+        raise SlacError("ONNX export covers the paper's actor on histories (actor_input=history); this run's "
+                        f"actor acts on {config.actor_input} samples, whose filter draws noise at every step")
+    kinds = {"slac": SlacActingGraph, "sac-pixels": PixelsActingGraph, "sac-state": StateActingGraph}
+    return kinds[config.agent](agent)
+
+
+def example_inputs(agent: ActorCriticAgent, batch: int = 2) -> dict[str, torch.Tensor]:
+    """Named inputs of the right shapes and types (zeros), for tracing and checks."""
+    a, length = agent.action_dim, agent.seq_len
+    if agent.config.agent == "sac-state":
+        inputs = {"state": torch.zeros(batch, *agent.observation_shape)}
+    else:
+        inputs = {"frames": torch.zeros(batch, length, *agent.observation_shape, dtype=torch.uint8)}
+        if agent.config.agent == "slac":
+            inputs["actions"] = torch.zeros(batch, length - 1, a)
+    inputs["noise"] = torch.zeros(batch, a)
+    return inputs
+
+
+def export_onnx(agent: ActorCriticAgent, path: str | Path, metadata: dict[str, Any], opset: int = DEFAULT_OPSET) -> Path:
+    """Write the acting graph of `agent` to `path` (dynamic batch size) with `metadata` as the model's
+    metadata properties (values JSON-encoded), then check it with `onnx.checker`."""
+    try:
+        import onnx
+    except ImportError:
+        raise SlacError("ONNX export needs the onnx and onnxscript packages: pip install 'slac[export]'") from None
+    path = Path(path)
+    graph = acting_graph(agent).to("cpu").eval()
+    inputs = example_inputs(agent)
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    dynamic = {name: {0: batch} for name in inputs}
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with torch.no_grad(), _quiet_exporter():
+            program = torch.onnx.export(graph, tuple(inputs.values()), input_names=list(inputs), output_names=OUTPUTS,
+                                        dynamic_shapes=tuple(dynamic.values()), opset_version=opset, dynamo=True,
+                                        verbose=False)
+    except Exception as error:  # the exporter's own errors are long; keep the first line
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SlacError(f"ONNX export (opset {opset}) failed: {first}") from error
+    model = program.model_proto
+    written = {entry.domain: entry.version for entry in model.opset_import}.get("", None)
+    if written != opset:  # the exporter fell back to its own opset rather than fail
+        raise SlacError(f"the installed ONNX exporter cannot write opset {opset} for this graph (it wrote {written}); "
+                        f"use --opset {DEFAULT_OPSET} or newer")
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value)
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(model, tmp)
+    tmp.replace(path)
+    return path
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The exporter's notes (torchvision ops it skips, deprecations of its own internals) kept from users."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata `export_onnx` wrote, decoded."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return {entry.key: json.loads(entry.value) for entry in model.metadata_props}
+
+
+def check_onnx(agent: ActorCriticAgent, path: str | Path, batch: int = 4, seed: int = 0) -> float:
+    """Run the exported graph in ONNX Runtime on random inputs and return the largest difference
+    from the same graph in PyTorch over all outputs."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise SlacError("checking an ONNX export needs onnxruntime: pip install 'slac[export]'") from None
+    generator = torch.Generator().manual_seed(seed)
+    inputs = {}
+    for name, like in example_inputs(agent, batch).items():
+        if like.dtype == torch.uint8:
+            inputs[name] = torch.randint(0, 256, like.shape, dtype=torch.uint8, generator=generator)
+        else:
+            inputs[name] = torch.randn(like.shape, generator=generator).clamp(-3, 3)
+            if name == "actions":
+                inputs[name] = torch.tanh(inputs[name])
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(OUTPUTS, {name: value.numpy() for name, value in inputs.items()})
+    with torch.no_grad():
+        expected = acting_graph(agent).to("cpu").eval()(*inputs.values())
+    return max(float(abs(g - e.numpy()).max()) for g, e in zip(got, expected))

@@ -1,0 +1,183 @@
+"""ONNX export of the acting path: the graph in ONNX Runtime acts as the PyTorch policy does, on the
+real frames of an episode, for SLAC and both SAC baselines; the torch-free loop runs a full toy
+episode; the model card; bad input in one line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from helpers import TINY
+
+from slac.cli import main
+from slac.policy.history import HistoryPolicy
+from slac.policy.onnx import OUTPUTS, onnx_metadata
+from slac.run.trainer import SLAC
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples"
+TOLERANCE = 1e-5  # largest action difference allowed between ONNX Runtime and PyTorch (float32 both)
+AGENTS = {"slac": {}, "sac-pixels": {"agent": "sac-pixels", "pretrain_steps": 0},
+          "sac-state": {"agent": "sac-state", "pretrain_steps": 0}}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A 120-step toy/reach run of each agent (trained weights, not initial ones) and its ONNX export."""
+    root = tmp_path_factory.mktemp("onnx")
+    out = {}
+    for name, extra in AGENTS.items():
+        run_dir = root / name
+        args = [f"{k}={v}" for k, v in {**TINY, **extra}.items() if k not in ("task", "device")]
+        assert main(["train", "--task", "toy/reach", "--steps", "120", "--device", "cpu", "--run-dir", str(run_dir),
+                     "--no-progress", *args]) == 0
+        path = root / f"{name}.onnx"
+        assert main(["export", str(run_dir), "--format", "onnx", "--out", str(path), "--check"]) == 0
+        out[name] = (run_dir, path)
+    return out
+
+
+def _session(path):
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _feed(agent, policy: HistoryPolicy, noise: np.ndarray) -> dict[str, np.ndarray]:
+    frames = np.stack(policy.frames)
+    if agent.config.agent == "sac-state":
+        return {"state": frames[-1][None], "noise": noise}
+    feed = {"frames": frames[None], "noise": noise}
+    if agent.config.agent == "slac":
+        feed["actions"] = np.stack(policy.actions)[None]
+    return feed
+
+
+@pytest.mark.parametrize("name", list(AGENTS))
+def test_onnx_runtime_acts_as_the_pytorch_policy_on_an_episode(runs, name):
+    run_dir, path = runs[name]
+    onnx.checker.check_model(onnx.load(str(path)))
+    run = SLAC.load(run_dir, replay=False, device="cpu")
+    session, env, policy = _session(path), run.eval_env, HistoryPolicy(run.agent)
+    rng = np.random.default_rng(0)
+    obs, _ = env.reset(seed=3)
+    policy.start(obs)
+    worst = 0.0
+    for _ in range(50):  # a whole toy episode
+        noise = rng.standard_normal((1, run.action_dim)).astype(np.float32)
+        deterministic, stochastic, mean, log_std = session.run(OUTPUTS, _feed(run.agent, policy, noise))
+        expected = policy.act(deterministic=True)
+        with torch.no_grad():  # the PyTorch actor's own sampling, given the same noise
+            original = torch.randn_like
+            torch.randn_like = lambda like, **kw: torch.as_tensor(noise).to(like.dtype).reshape(like.shape)
+            try:
+                expected_stochastic = policy.act(deterministic=False)
+            finally:
+                torch.randn_like = original
+        worst = max(worst, float(np.abs(deterministic[0] - expected).max()),
+                    float(np.abs(stochastic[0] - expected_stochastic).max()))
+        assert np.all(log_std >= run.config.log_std_min) and np.all(log_std <= run.config.log_std_max)
+        obs, _, terminated, truncated, _ = env.step(expected)
+        policy.observe(expected, obs)
+        if terminated or truncated:
+            break
+    print(f"{name}: largest action difference {worst:.2e}")
+    assert worst < TOLERANCE
+
+
+def test_the_graph_has_a_dynamic_batch_and_the_runs_facts(runs):
+    run_dir, path = runs["slac"]
+    session = _session(path)
+    shapes = {i.name: i.shape for i in session.get_inputs()}
+    assert shapes == {"frames": ["batch", 8, 3, 64, 64], "actions": ["batch", 7, 2], "noise": ["batch", 2]}
+    batch = {"frames": np.zeros((5, 8, 3, 64, 64), np.uint8), "actions": np.zeros((5, 7, 2), np.float32),
+             "noise": np.zeros((5, 2), np.float32)}
+    assert all(out.shape[0] == 5 for out in session.run(OUTPUTS, batch))
+    meta = onnx_metadata(path)
+    assert (meta["task"], meta["agent"], meta["action_repeat"], meta["image_size"]) == ("toy/reach", "slac", 1, 64)
+    assert (meta["action_low"], meta["action_high"], meta["env_steps"]) == ([-1.0, -1.0], [1.0, 1.0], 120)
+    assert meta["last_eval"]["return_stochastic"] == json.loads(json.dumps(SLAC.load(run_dir, replay=False).last_eval))[
+        "return_stochastic"]
+    assert {i.name for i in _session(runs["sac-state"][1]).get_inputs()} == {"state", "noise"}
+
+
+def test_the_torch_free_loop_plays_a_full_toy_episode_as_pytorch_does(runs):
+    """examples/act_onnx.py with torch made unimportable, on the toy env made by its Gymnasium id."""
+    run_dir, path = runs["slac"]
+    script = f"""
+import sys
+sys.modules["torch"] = None  # any import of torch fails
+sys.path.insert(0, {str(EXAMPLE)!r})
+import gymnasium
+from act_onnx import OnnxPolicy, run_episode
+env = gymnasium.make("slac.envs.toy:slac/reach-v0")
+print(run_episode(OnnxPolicy({str(path)!r}), env, seed=5, deterministic=True))
+assert "torch" not in sys.modules or sys.modules["torch"] is None
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    onnx_return = float(done.stdout.strip().splitlines()[-1])
+    run = SLAC.load(run_dir, replay=False, device="cpu")
+    policy, env = HistoryPolicy(run.agent), run.eval_env
+    obs, _ = env.reset(seed=5)
+    action, total, done_ = policy.reset(obs, deterministic=True), 0.0, False
+    while not done_:
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total += reward
+        done_ = terminated or truncated
+        action = policy.step(obs, deterministic=True)
+    assert abs(onnx_return - total) < 1e-3, (onnx_return, total)
+
+
+def test_export_writes_a_model_card_from_the_run_directory(runs, tmp_path):
+    run_dir, _ = runs["slac"]
+    out = tmp_path / "card" / "policy.onnx"
+    assert main(["export", str(run_dir), "--format", "onnx", "--out", str(out), "--card"]) == 0
+    card = (out.parent / "README.md").read_text()
+    assert "# slac on toy/reach" in card and "| 120 |" in card and "policy_episode.gif" in card
+    assert "slac train --task toy/reach --steps 120" in card and '"decoder_var"' in card
+    assert (out.parent / "policy_episode.gif").stat().st_size > 1000
+
+
+def test_bad_export_requests_get_one_line(runs, tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "no-run"
+    empty.mkdir()
+    assert main(["export", str(empty), "--format", "onnx", "--out", str(tmp_path / "p.onnx")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    run_dir, _ = runs["slac"]
+    assert main(["export", str(run_dir), "--format", "onnx", "--opset", "3", "--out", str(tmp_path / "p.onnx")]) == 2
+    error = capsys.readouterr().err
+    assert "opset 3" in error and error.count("\n") == 1
+    with pytest.raises(SystemExit):
+        main(["export", str(run_dir), "--format", "tflite", "--out", str(tmp_path / "p.tflite")])
+    assert "invalid choice: 'tflite'" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert main(["export", str(run_dir), "--format", "onnx", "--check", "--out", str(tmp_path / "q.onnx")]) == 2
+    assert "needs onnxruntime" in capsys.readouterr().err
+
+
+def test_the_readmes_onnx_section_runs_line_by_line(tmp_path, monkeypatch):
+    """The README's commands, in order, at tiny sizes: train, export with --check --card, and the
+    torch-free example acting in the toy env (torch unimportable in that process)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Deploying without PyTorch (ONNX)")[1]
+    lines = [line.split("#")[0].strip() for line in section.split("```")[1].strip().splitlines()]
+    lines = [line for line in lines if line and not line.startswith("pip install")]
+    assert [line.split()[0] for line in lines] == ["slac", "slac", "python"]
+    monkeypatch.chdir(tmp_path)
+    tiny = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device", "init_steps", "pretrain_steps")]
+    train = lines[0].split()[1:]
+    train[train.index("--steps") + 1] = "120"
+    assert main([*train, "--device", "cpu", "--no-progress", *tiny]) == 0
+    assert main(lines[1].split()[1:]) == 0
+    assert (tmp_path / "deploy" / "README.md").is_file()
+    command = lines[2].split()
+    command[1] = str(EXAMPLE / "act_onnx.py")
+    script = ("import runpy, sys; sys.modules['torch'] = None; sys.argv = " + repr(command[1:])
+              + "; runpy.run_path(sys.argv[0], run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line.split(":")[0] for line in done.stdout.strip().splitlines()] == ["episode 0", "episode 1", "episode 2"]
