@@ -141,9 +141,8 @@ def cmd_visualize(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from slac.run.trainer import SLAC
-
     from slac.run.deploy import export_run
+    from slac.run.trainer import SLAC
 
     run = SLAC.load(args.run_dir, device="cpu", replay=False, checkpoint=args.checkpoint)
     try:

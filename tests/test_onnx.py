@@ -72,7 +72,7 @@ def test_onnx_runtime_acts_as_the_pytorch_policy_on_an_episode(runs, name):
         expected = policy.act(deterministic=True)
         with torch.no_grad():  # the PyTorch actor's own sampling, given the same noise
             original = torch.randn_like
-            torch.randn_like = lambda like, **kw: torch.as_tensor(noise).to(like.dtype).reshape(like.shape)
+            torch.randn_like = lambda like, given=noise, **kw: torch.as_tensor(given).to(like.dtype).reshape(like.shape)
             try:
                 expected_stochastic = policy.act(deterministic=False)
             finally:

@@ -25,7 +25,8 @@ def action_bounds(run: Any) -> tuple[list[float], list[float]]:
     """The bounds of the env's own action space; the policy acts in [-1, 1] and slac.wrap_env
     rescales to these (low + (a + 1) (high - low) / 2)."""
     space = run.env.unwrapped.action_space
-    return [float(v) for v in np.broadcast_to(space.low, space.shape)], [float(v) for v in np.broadcast_to(space.high, space.shape)]
+    low, high = (np.broadcast_to(bound, space.shape).astype(float).tolist() for bound in (space.low, space.high))
+    return low, high
 
 
 def policy_metadata(run: Any) -> dict[str, Any]:
@@ -92,10 +93,11 @@ def write_model_card(run: Any, exported: Path, gif_steps: int = 250) -> Path:
     folder = exported.parent
     rows = read_csv(run.run_dir / "eval.csv") if (run.run_dir / "eval.csv").is_file() else []
     commands_file = run.run_dir / "commands.txt"
-    commands = commands_file.read_text().strip() if commands_file.is_file() else "(not recorded: a run from before slac recorded its commands)"
+    commands = (commands_file.read_text().strip() if commands_file.is_file()
+                else "(not recorded: a run from before slac recorded its commands)")
     lines = [
         f"# {config.agent} on {config.task}", "",
-        f"Policy file: `{exported.name}` ({'ONNX, ONNX Runtime acts with it without PyTorch' if exported.suffix == '.onnx' else 'PyTorch, slac.load_policy'}).", "",
+        f"Policy file: `{exported.name}` ({_how_to_act(exported)}).", "",
         "| | |", "| --- | --- |",
         f"| task | `{config.task}` (action repeat {config.resolved_action_repeat()}) |",
         f"| agent | `{config.agent}`" + (f", latent model `{config.model}`" if config.agent == "slac" else "") + " |",
@@ -121,6 +123,12 @@ def write_model_card(run: Any, exported: Path, gif_steps: int = 250) -> Path:
     card = folder / "README.md"
     card.write_text("\n".join(lines))
     return card
+
+
+def _how_to_act(exported: Path) -> str:
+    if exported.suffix == ".onnx":
+        return "ONNX: ONNX Runtime acts with it without PyTorch, e.g. examples/act_onnx.py"
+    return "PyTorch: slac.load_policy"
 
 
 def _episode_gif(run: Any, path: Path, steps: int) -> Path | None:
