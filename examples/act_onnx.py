@@ -6,8 +6,10 @@ loop for any Gymnasium env whose frames match the policy's (e.g. the one it was 
 
 SLAC's actor acts on the last 8 frames and the 7 actions between them; at an episode's start the
 missing history is the first frame repeated with zero actions. sac-pixels acts on the last 4
-frames, sac-state on the state vector. Actions come out in [-1, 1] and are rescaled to the env's
-bounds (the graph's metadata `action_low`, `action_high`), as slac's env wrapper does.
+frames, sac-state on the state vector. Continuous actions come out in [-1, 1] and are rescaled to
+the env's bounds (the graph's metadata `action_low`, `action_high`), as slac's env wrapper does; a
+discrete policy (metadata `discrete`) gives the probabilities of its n actions, and the env gets an
+integer while the history keeps the one-hot vector.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ class OnnxPolicy:
         self.frames_kept = self.meta["history_frames"]
         self.actions_kept = self.meta["history_actions"]
         self.action_dim = self.meta["action_dim"]
-        self.low = np.asarray(self.meta["action_low"], np.float32)
-        self.high = np.asarray(self.meta["action_high"], np.float32)
+        self.discrete = self.meta.get("discrete", False)
+        if not self.discrete:
+            self.low = np.asarray(self.meta["action_low"], np.float32)
+            self.high = np.asarray(self.meta["action_high"], np.float32)
         self.rng = np.random.default_rng(seed)
         self.frames: deque = deque(maxlen=self.frames_kept)
         self.actions: deque = deque(maxlen=max(self.actions_kept, 1))
@@ -54,18 +58,27 @@ class OnnxPolicy:
         frame = np.asarray(observation, np.uint8)
         return frame if frame.shape[0] == 3 else frame.transpose(2, 0, 1)  # HWC -> CHW
 
-    def _act(self, deterministic: bool) -> np.ndarray:
-        feed = {"noise": self.rng.standard_normal((1, self.action_dim)).astype(np.float32)}
+    def _act(self, deterministic: bool):
+        feed = {}
+        if "noise" in self.inputs:
+            feed["noise"] = self.rng.standard_normal((1, self.action_dim)).astype(np.float32)
         if "state" in self.inputs:
             feed["state"] = self.frames[-1][None]
         else:
             feed["frames"] = np.stack(self.frames)[None]
         if "actions" in self.inputs:
             feed["actions"] = np.stack(self.actions)[None]
-        output = "action_deterministic" if deterministic else "action_stochastic"
-        action = self.session.run([output], feed)[0][0]
+        if self.discrete:
+            probs = self.session.run(["probs"], feed)[0][0].astype(np.float64)
+            index = int(np.argmax(probs)) if deterministic else int(self.rng.choice(len(probs), p=probs / probs.sum()))
+            action = np.eye(self.action_dim, dtype=np.float32)[index]
+        else:
+            output = "action_deterministic" if deterministic else "action_stochastic"
+            action = self.session.run([output], feed)[0][0]
         if self.actions_kept:
             self.actions.append(action)
+        if self.discrete:
+            return index
         return self.low + (action + 1.0) * (self.high - self.low) / 2.0  # [-1, 1] -> the env's bounds
 
 

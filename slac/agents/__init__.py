@@ -11,11 +11,12 @@ from slac.agents.slac import SLACAgent
 
 
 def build_agent(config, action_dim: int, device: torch.device | str = "cpu",
-                observation_shape: tuple[int, ...] = (3, 64, 64)) -> ActorCriticAgent:
-    """SLAC (the paper), or one of its SAC baselines; `observation_shape` sizes sac-state's inputs."""
+                observation_shape: tuple[int, ...] = (3, 64, 64), discrete: bool = False) -> ActorCriticAgent:
+    """SLAC (the paper), or one of its SAC baselines; `observation_shape` sizes sac-state's inputs.
+    `discrete`: `action_dim` one-hot choices, a categorical actor and critics with a value per action."""
     if config.agent == "slac":
-        return SLACAgent(action_dim, config, device)
-    return SACAgent(action_dim, config, device, observation_shape)
+        return SLACAgent(action_dim, config, device, discrete=discrete)
+    return SACAgent(action_dim, config, device, observation_shape, discrete=discrete)
 
 
 def observation_kind(config) -> str:

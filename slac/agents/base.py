@@ -10,10 +10,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from slac.agents.losses import actor_loss, alpha_loss, critic_loss
+from slac.agents.losses import actor_loss, alpha_loss, critic_loss, discrete_actor_loss, discrete_critic_loss
 from slac.common import faults
 from slac.errors import NumericalError
-from slac.models.nets import TanhGaussianActor, TwinCritic
+from slac.models.nets import CategoricalActor, DiscreteTwinCritic, TanhGaussianActor, TwinCritic
 from slac.replay import SequenceBatch
 
 
@@ -92,17 +92,32 @@ class ActorCriticAgent(nn.Module):
     """
 
     has_model = False  # a latent model to pretrain, visualise and roll out
+    discrete = False  # actions: one-hot vectors of n discrete choices (categorical actor) rather than continuous
     observation_shape: tuple[int, ...] = (3, 64, 64)
 
     def _add_actor_critic(self, actor_dim: int, critic_dim: int) -> None:
-        """The actor, the twin critics and the temperature (initial alpha, target entropy -|A| by
-        default) on inputs of these sizes; the target critic is copied after initialisation."""
+        """The actor, the twin critics and the temperature on inputs of these sizes (the target critic
+        is copied after initialisation). Continuous actions: a tanh-Gaussian actor, critics Q(x, a),
+        target entropy -|A|. Discrete (`self.discrete`): a categorical actor, critics giving one value
+        per action, target entropy `discrete_target_entropy_scale` * log n. Either: `target_entropy` if set."""
         config = self.config
-        self.actor = TanhGaussianActor(actor_dim, self.action_dim, config.ac_hidden_dim, config.log_std_min,
-                                       config.log_std_max)
-        self.critic = TwinCritic(critic_dim, self.action_dim, config.ac_hidden_dim)
+        if self.discrete:
+            self.actor = CategoricalActor(actor_dim, self.action_dim, config.ac_hidden_dim)
+            self.critic = DiscreteTwinCritic(critic_dim, self.action_dim, config.ac_hidden_dim)
+            target = config.discrete_target_entropy_scale * float(np.log(self.action_dim))
+        else:
+            self.actor = TanhGaussianActor(actor_dim, self.action_dim, config.ac_hidden_dim, config.log_std_min,
+                                           config.log_std_max)
+            self.critic = TwinCritic(critic_dim, self.action_dim, config.ac_hidden_dim)
+            target = -float(self.action_dim)
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
-        self.target_entropy = -float(self.action_dim) if config.target_entropy is None else config.target_entropy
+        self.target_entropy = target if config.target_entropy is None else config.target_entropy
+
+    def q_value(self, critic_input: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """min_i Q_i(input, a), (B,); `action` one-hot for discrete critics."""
+        if self.discrete:
+            return (torch.min(*self.critic(critic_input)) * action).sum(-1)
+        return torch.min(*self.critic(critic_input, action))
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -123,9 +138,17 @@ class ActorCriticAgent(nn.Module):
         """Critic (eq. 8-9), actor (eq. 10) and temperature losses on the window's last transition:
         the critic's inputs at tau and tau+1, the actor's histories at tau and tau+1."""
         alpha = self.alpha
-        terms = critic_loss(self.critic, self.critic_target, self.actor, critic_now, batch.actions[:, -1],
-                            batch.rewards[:, -1], batch.terminals[:, -1], critic_next, actor_next, alpha,
-                            self.config.gamma)
+        transition = (batch.actions[:, -1], batch.rewards[:, -1], batch.terminals[:, -1])
+        if self.discrete:  # the same equations with expectations over the policy's probabilities
+            terms = discrete_critic_loss(self.critic, self.critic_target, self.actor, critic_now, *transition,
+                                         critic_next, actor_next, alpha, self.config.gamma)
+            terms.update(discrete_actor_loss(self.actor, self.critic, critic_now.detach(), actor_now, alpha))
+            # The policy's exact entropy stands where a continuous policy has a fresh sample's -log pi.
+            terms.update(alpha_loss(self.log_alpha, -terms.pop("entropy_per_history"), self.target_entropy))
+            terms["alpha"] = alpha
+            return terms
+        terms = critic_loss(self.critic, self.critic_target, self.actor, critic_now, *transition, critic_next,
+                            actor_next, alpha, self.config.gamma)
         # The actor's loss trains the actor alone: nothing upstream of the critic's input (an encoder).
         terms.update(actor_loss(self.actor, self.critic, critic_now.detach(), actor_now, alpha))
         with torch.no_grad():

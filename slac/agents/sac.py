@@ -32,10 +32,11 @@ class SACAgent(ActorCriticAgent):
     """SAC on state vectors (`agent=sac-state`) or on stacked frames through a conv encoder (`sac-pixels`)."""
 
     def __init__(self, action_dim: int, config, device: torch.device | str = "cpu",
-                 observation_shape: tuple[int, ...] = (3, 64, 64)) -> None:
+                 observation_shape: tuple[int, ...] = (3, 64, 64), discrete: bool = False) -> None:
         super().__init__()
         self.config = config
         self.action_dim = action_dim
+        self.discrete = discrete
         pixels = config.agent == "sac-pixels"
         self.observation_shape = (3, config.image_size, config.image_size) if pixels else tuple(observation_shape)
         if not pixels and len(self.observation_shape) != 1:
@@ -106,7 +107,7 @@ class SACAgent(ActorCriticAgent):
         sac-pixels, the encoder's features of every frame (B, L+1, F)."""
         batch = batch.to(self.device)
         features = self.features(batch.images)
-        q = torch.min(*self.critic(features[:, :-1].flatten(1), batch.actions[:, -1]))
+        q = self.q_value(features[:, :-1].flatten(1), batch.actions[:, -1])
         return {"q": q, **({"features": features} if self.encoder is not None else {})}
 
     def _loss_groups(self, model_only: bool) -> list[tuple[str, list[torch.Tensor], str]]:

@@ -22,10 +22,12 @@ class SLACAgent(ActorCriticAgent):
 
     has_model = True
 
-    def __init__(self, action_dim: int, config, device: torch.device | str = "cpu") -> None:
+    def __init__(self, action_dim: int, config, device: torch.device | str = "cpu", discrete: bool = False) -> None:
+        """`action_dim`: the action vector's size (for discrete actions, the number of choices, as one-hot)."""
         super().__init__()
         self.config = config
         self.action_dim = action_dim
+        self.discrete = discrete
         self.seq_len = config.seq_len
         self.model: LatentModel = build_model(config.model, action_dim, config)
         history_dim = config.seq_len * config.feature_dim + (config.seq_len - 1) * action_dim
@@ -108,7 +110,7 @@ class SLACAgent(ActorCriticAgent):
         z = self.model.latent_samples(features, batch.actions, batch.resets)
         reward_mean, _ = self.model.reward(z[:, :-1], batch.actions, z[:, 1:])
         critic_now = z[:, -2] if self.config.critic_input == "latent" else actor_input(features[:, :-1], batch.actions[:, :-1])
-        q = torch.min(*self.critic(critic_now, batch.actions[:, -1]))
+        q = self.q_value(critic_now, batch.actions[:, -1])
         return {"features": features, "latents": z, "reward": reward_mean.squeeze(-1), "q": q}
 
     # ------------------------------------------------------------------ updates

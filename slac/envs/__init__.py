@@ -1,8 +1,9 @@
 """Pixel environments behind one `make_env("suite/name")`.
 
 Suites: `dmc/<domain>-<task>` (DeepMind Control, camera 0), `gym/<EnvId>` (Gymnasium MuJoCo,
-`render_mode="rgb_array"`), `toy/<name>` (built in, numpy only). Every env returned has
-(3, S, S) uint8 observations and actions in [-1, 1]; any Gymnasium env with image observations
+`render_mode="rgb_array"`), `atari/<Game>` (ale-py, discrete actions: slac.envs.atari), `toy/<name>`
+(built in, numpy only). Every env returned has (3, S, S) uint8 observations and actions in [-1, 1]
+(a discrete env: one-hot vectors of its n actions); any Gymnasium env with image observations
 or `rgb_array` rendering can be wrapped the same way with `wrap_env`. With `observation="state"`
 (the `sac-state` baseline) they give the low-dimensional state as a float32 vector instead and
 never render: dm_control's observation dict flattened, Gymnasium's own observation vector.
@@ -18,12 +19,19 @@ import numpy as np
 from slac.config import default_action_repeat
 from slac.envs.rendering import import_dm_control_suite, select_backend, set_rendering
 from slac.envs.toy import TOY_TASKS, make_toy
-from slac.envs.wrappers import ActionRepeat, MujocoContextGuard, PixelObservation, StateObservation
+from slac.envs.wrappers import (
+    ActionRepeat,
+    MujocoContextGuard,
+    OneHotActions,
+    PixelObservation,
+    StateObservation,
+    discrete_actions,
+)
 from slac.errors import RendererError, TaskError
 
-__all__ = ["make_env", "wrap_env", "list_tasks", "default_action_repeat", "TaskError", "RendererError"]
+__all__ = ["make_env", "wrap_env", "list_tasks", "default_action_repeat", "discrete_actions", "TaskError", "RendererError"]
 
-SUITES = ("dmc", "gym", "toy")
+SUITES = ("dmc", "gym", "atari", "toy")
 OBSERVATIONS = ("pixels", "state")
 
 
@@ -33,7 +41,14 @@ def list_tasks() -> list[str]:
         [f"toy/{name}" for name in TOY_TASKS]
         + [f"dmc/{name}" for name in _dmc_tasks()]
         + [f"gym/{name}" for name in _gym_mujoco_ids()]
+        + [f"atari/{name}" for name in _atari_games()]
     )
+
+
+def _atari_games() -> list[str]:
+    from slac.envs.atari import atari_games
+
+    return atari_games()
 
 
 def make_env(
@@ -44,6 +59,7 @@ def make_env(
     action_repeat: int | None = None,
     fast_render: bool = False,
     observation: str = "pixels",
+    sticky_actions: float = 0.0,
 ) -> gym.Env:
     """Make a pixel environment: observations (3, image_size, image_size) uint8, actions in [-1, 1]
     (with `observation="state"`: the task's state as a float32 vector, nothing rendered).
@@ -51,6 +67,7 @@ def make_env(
     `action_repeat=None` takes the paper's value for the task (1 when it has none). `seed` seeds
     the first reset; later resets continue the env's random stream, or take their own seed.
     `fast_render` turns off shadows and multisampling in MuJoCo (faster; pixels differ a little).
+    `sticky_actions`: Atari's repeat_action_probability (0: the Atari 100K protocol).
     """
     if not isinstance(image_size, (int, np.integer)) or not 8 <= image_size <= 1024:
         raise TaskError(f"image_size must be an integer from 8 to 1024, got {image_size!r}")
@@ -63,6 +80,14 @@ def make_env(
         from slac.envs.dmc import DMCEnv
 
         env = DMCEnv(name, image_size=image_size, fast_render=fast_render, observation=observation)
+    elif suite == "atari":
+        from slac.envs.atari import make_atari
+
+        if observation == "state":
+            raise TaskError(f"{task} has no state vector to observe (sac-state): use its pixels")
+        frame_skip = default_action_repeat(task) if action_repeat is None else int(action_repeat)
+        env = make_atari(name, image_size, frame_skip=frame_skip, sticky_actions=sticky_actions)
+        action_repeat = 1  # the frame skip is the action repeat, with the last two frames max-pooled
     elif observation == "state":
         env = gym.make(name)
     else:
@@ -75,17 +100,22 @@ def make_env(
 
 
 def wrap_env(env: gym.Env, *, image_size: int = 64, action_repeat: int = 1, observation: str = "pixels") -> gym.Env:
-    """Make a user's Gymnasium env fit slac: actions in [-1, 1], action repeat, then pixels (or,
+    """Make a user's Gymnasium env fit slac: actions in [-1, 1] (a Discrete space: one-hot vectors),
+    action repeat, then pixels (or,
     with `observation="state"`, the env's own 1-D observation vector as float32).
 
     The frame is rendered once per agent step, after the repeated inner steps.
     """
     space = env.action_space
-    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
-        raise TaskError(f"slac needs a 1-D continuous (Box) action space, got {space}")
-    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+    if isinstance(space, gym.spaces.Discrete):
+        if space.start != 0:
+            raise TaskError(f"slac needs a Discrete action space starting at 0, got {space}")
+        env = OneHotActions(env)  # the agent acts with one-hot vectors; the env receives their arg-max
+    elif not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        raise TaskError(f"slac needs a 1-D continuous (Box) or a Discrete action space, got {space}")
+    elif not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
         raise TaskError(f"the action space {space} must have finite bounds to be rescaled to [-1, 1]")
-    if not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
+    elif not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
         env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
     if observation == "state":
         return StateObservation(ActionRepeat(env, action_repeat))
@@ -128,6 +158,14 @@ def _split(task: str) -> tuple[str, str]:
         raise TaskError(f"unknown toy task {task!r}{_suggest(task)}: expected one of {['toy/' + n for n in TOY_TASKS]}")
     if suite == "dmc" and name not in _dmc_tasks(all_tasks=True):
         raise TaskError(f"unknown dm_control task {task!r}{_suggest(task)}; `slac tasks` lists them")
+    if suite == "atari":
+        from slac.envs.atari import atari_games
+
+        games = atari_games()
+        if games and name not in games:
+            close = difflib.get_close_matches(name, games, n=1)
+            hint = f" (did you mean 'atari/{close[0]}'?)" if close else ""
+            raise TaskError(f"unknown Atari game {task!r}{hint}; `slac tasks` lists them")
     if suite == "gym" and name not in _gym_ids():
         raise TaskError(f"unknown Gymnasium env {task!r}{_suggest(task)}; `slac tasks` lists the MuJoCo ones")
     return suite, name

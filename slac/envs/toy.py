@@ -7,6 +7,8 @@ goal (shaped). Episodes last 50 steps (a time limit) and start at a random posit
 `toy/reach-random`: the goal is placed at random each episode (harder: the critic must relate
 two positions).
 `toy/reach-terminal`: as toy/reach, but reaching the goal (distance < 0.1) is a true terminal.
+`toy/reach-discrete`: as toy/reach with 5 discrete moves (`Discrete(5)`: stay, right, left, up,
+down, each a full step), the task for discrete-action agents.
 With `observation="state"` the observation is the vector [position, goal] (float32) instead.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+MOVES = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], dtype=np.float64)  # toy/reach-discrete's actions
 BACKGROUND = np.array([30, 30, 40], dtype=np.uint8)
 GOAL_COLOUR = np.array([60, 200, 80], dtype=np.uint8)
 AGENT_COLOUR = np.array([230, 70, 50], dtype=np.uint8)
@@ -36,8 +39,10 @@ class PointMassReach(gym.Env):
         goal_radius: float = 0.1,
         fixed_goal: tuple[float, float] | None = None,
         observation: str = "pixels",
+        discrete: bool = False,
     ) -> None:
         self.image_size = image_size
+        self.discrete = discrete
         self.max_steps = max_steps
         self.terminate_at_goal = terminate_at_goal
         self.speed = speed
@@ -48,7 +53,7 @@ class PointMassReach(gym.Env):
             self.observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         else:
             self.observation_space = gym.spaces.Box(0, 255, (3, image_size, image_size), np.uint8)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = gym.spaces.Discrete(len(MOVES)) if discrete else gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.render_mode = "rgb_array"
         # Pixel-centre coordinates in world units, for drawing discs.
         centres = (np.arange(image_size) + 0.5) / image_size * 2.0 - 1.0
@@ -66,6 +71,8 @@ class PointMassReach(gym.Env):
         return self._observation(), {}
 
     def step(self, action):
+        if self.discrete:
+            action = MOVES[int(action)]
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         self._pos = np.clip(self._pos + self.speed * action, -1.0, 1.0)
         self._steps += 1
@@ -117,6 +124,7 @@ TOY_TASKS: dict[str, dict[str, Any]] = {
     "reach": {"fixed_goal": (0.5, 0.5)},
     "reach-random": {},
     "reach-terminal": {"fixed_goal": (0.5, 0.5), "terminate_at_goal": True},
+    "reach-discrete": {"fixed_goal": (0.5, 0.5), "discrete": True},
 }
 
 

@@ -1,4 +1,4 @@
-"""Small composable wrappers: pixel observations, action repeat, episode-end flags."""
+"""Small composable wrappers: pixel observations, action repeat, episode-end flags, one-hot actions."""
 
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def _resize(frame: np.ndarray, size: int) -> np.ndarray:
 class ActionRepeat(gym.Wrapper):
     """Repeat each action `repeat` times, summing rewards; stop early when the episode ends.
 
-    `info["env_steps"]` counts the inner steps taken; `info["terminal"]` marks a true terminal
+    `info["env_steps"]` counts the inner steps taken (the frames, for an env whose steps report
+    `info["frames"]`); `info["terminal"]` marks a true terminal
     (no bootstrapping past it) and `info["time_limit"]` an episode cut by a time limit.
     """
 
@@ -98,15 +99,16 @@ class ActionRepeat(gym.Wrapper):
         self.repeat = repeat
 
     def step(self, action):
-        total, inner = 0.0, 0
+        total, inner, frames = 0.0, 0, 0
         info: dict = {}
         while inner < self.repeat:
             observation, reward, terminated, truncated, info = self.env.step(action)
             total += float(reward)
             inner += 1
+            frames += int(info.get("frames", 1))  # an env that skips frames itself (Atari) says how many
             if terminated or truncated:
                 break
-        info = dict(info, env_steps=inner, terminal=bool(terminated), time_limit=bool(truncated and not terminated))
+        info = dict(info, env_steps=frames, terminal=bool(terminated), time_limit=bool(truncated and not terminated))
         return observation, total, terminated, truncated, info
 
 
@@ -131,3 +133,27 @@ class MujocoContextGuard(gym.Wrapper):
             viewer.make_context_current()
             viewer.con.free()
         super().close()
+
+
+class OneHotActions(gym.ActionWrapper):
+    """A `Discrete(n)` env seen as taking one-hot vectors (what slac's model, replay and histories
+    hold): the action space becomes Box(0, 1, (n,)) and the env receives the vector's arg-max.
+    `n_actions` marks the env as discrete for slac (`discrete_actions`)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.n_actions = int(env.action_space.n)
+        self.action_space = gym.spaces.Box(0.0, 1.0, (self.n_actions,), np.float32)
+
+    def action(self, action) -> int:
+        action = np.asarray(action)
+        return int(action) if action.ndim == 0 else int(np.argmax(action))
+
+
+def discrete_actions(env: gym.Env) -> int | None:
+    """The number of discrete actions of an env wrapped by slac (OneHotActions inside), else None."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, OneHotActions):
+            return env.n_actions
+        env = env.env
+    return None

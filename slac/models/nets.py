@@ -202,3 +202,36 @@ class TwinCritic(nn.Module):
 
     def forward(self, z: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.q1(z, action), self.q2(z, action)
+
+
+class CategoricalActor(nn.Module):
+    """pi(a | input) over n discrete actions: MLP 256-256 ReLU -> logits. Acting returns one-hot
+    vectors (what the model, the replay and the history hold), as TanhGaussianActor returns actions."""
+
+    def __init__(self, in_dim: int, n_actions: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.net = mlp(in_dim, n_actions, hidden)
+
+    def distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(probabilities, log-probabilities), each (B, n)."""
+        log_probs = F.log_softmax(self.net(x), dim=-1)
+        return log_probs.exp(), log_probs
+
+    def forward(self, x: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(one-hot action (B, n): sampled, or the most probable; log pi of it (B,))."""
+        probs, log_probs = self.distribution(x)
+        index = probs.argmax(-1) if deterministic else torch.multinomial(probs, 1).squeeze(-1)
+        one_hot = F.one_hot(index, probs.shape[-1]).to(probs.dtype)
+        return one_hot, (log_probs * one_hot).sum(-1)
+
+
+class DiscreteTwinCritic(nn.Module):
+    """Two Q-functions mapping an input to one value per discrete action: Q_i(x) (B, n)."""
+
+    def __init__(self, in_dim: int, n_actions: int, hidden: int) -> None:
+        super().__init__()
+        self.q1 = mlp(in_dim, n_actions, hidden)
+        self.q2 = mlp(in_dim, n_actions, hidden)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.q1(x), self.q2(x)

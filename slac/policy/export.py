@@ -46,7 +46,8 @@ def export_policy(agent: ActorCriticAgent, path: str | Path, info: dict[str, Any
     actor; a SAC baseline: its encoder if any, and the actor) atomically to `path`, as a checkpoint
     that loads without unpickling code."""
     tensors = {name: module.state_dict() for name, module in agent.acting_modules().items()}
-    meta = {"kind": KIND, "config": agent.config.to_dict(), "action_dim": agent.action_dim, "info": info,
+    meta = {"kind": KIND, "config": agent.config.to_dict(), "action_dim": agent.action_dim, "discrete": agent.discrete,
+            "info": info,
             "observation_shape": list(agent.observation_shape)}
     return save_checkpoint(Path(path), tensors, meta)
 
@@ -59,7 +60,8 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
         raise CheckpointError(f"{path}: not an exported policy (a run's checkpoint? write one with "
                               "`slac export RUN --out policy.pt`, or load the run with slac.SLAC.load)")
     config = Config.from_dict({**meta["config"], "device": str(map_location), "compile": False})
-    agent = build_agent(config, int(meta["action_dim"]), map_location, tuple(meta.get("observation_shape", (3, 64, 64))))
+    agent = build_agent(config, int(meta["action_dim"]), map_location, tuple(meta.get("observation_shape", (3, 64, 64))),
+                        discrete=bool(meta.get("discrete", False)))
     try:
         for name, module in agent.acting_modules().items():
             module.load_state_dict(tensors[name])

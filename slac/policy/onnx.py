@@ -12,6 +12,10 @@ The graph is the acting path of `HistoryPolicy.act` and `TanhGaussianActor`: uin
 | `noise` | (N, A) float32 standard normal | as SLAC | as SLAC |
 | outputs | `action_deterministic` tanh(mean), `action_stochastic` tanh(mean + std * noise), `mean`, `log_std` |
 
+A discrete agent's graph has no `noise` input (its `actions` are one-hot) and outputs
+`action_deterministic`, the most probable action's index (int64), and `probs`, the policy's
+probabilities to sample from.
+
 N is dynamic. The graph computes in float32 whatever the run's `precision` (a bf16 run's ONNX
 actions differ from its PyTorch ones by bf16 rounding). The metadata (`onnx_metadata`) records the
 task, agent, action bounds, action repeat, image size, history lengths, and the run's env step and
@@ -35,6 +39,7 @@ from slac.agents.base import ActorCriticAgent
 from slac.errors import SlacError
 
 OUTPUTS = ["action_deterministic", "action_stochastic", "mean", "log_std"]
+DISCRETE_OUTPUTS = ["action_deterministic", "probs"]  # the most probable action (int64), the probabilities
 DEFAULT_OPSET = 18
 
 
@@ -53,29 +58,56 @@ class ActingGraph(nn.Module):
         log_std = log_std.clamp(self.actor.log_std_min, self.actor.log_std_max)
         return torch.tanh(mean), torch.tanh(mean + log_std.exp() * noise), mean, log_std
 
+    def _choose(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A categorical actor on input x: the most probable action's index (int64) and the probabilities."""
+        probs = torch.softmax(self.actor.net(x), dim=-1)
+        return probs.argmax(-1), probs
+
     def _encode(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, L, 3, H, W) uint8 -> (N, L * F), as `LatentModel.encode_pixels` in float32."""
         n, length = frames.shape[0], frames.shape[1]
         images = frames.reshape(n * length, *frames.shape[2:]).float() / 255.0
         return self.encoder(images).reshape(n, -1)
 
+    def _history(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """SLAC's actor input: the features of x_1..x_8 and the actions a_1..a_7, as `actor_input`."""
+        return torch.cat([self._encode(frames), actions.flatten(1)], dim=-1)
+
 
 class SlacActingGraph(ActingGraph):
     def forward(self, frames: torch.Tensor, actions: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """frames (N, 8, 3, 64, 64) uint8, actions (N, 7, A): the actor's history input, as `actor_input`."""
-        return self._act(torch.cat([self._encode(frames), actions.flatten(1)], dim=-1), noise)
+        return self._act(self._history(frames, actions), noise)
 
 
 class PixelsActingGraph(ActingGraph):
     def forward(self, frames: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """frames (N, frame_stack, 3, 64, 64) uint8."""
         return self._act(self._encode(frames), noise)
 
 
 class StateActingGraph(ActingGraph):
     def forward(self, state: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """state (N, S) float32."""
         return self._act(state, noise)
+
+
+class SlacDiscreteActingGraph(ActingGraph):
+    def forward(self, frames: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """actions: one-hot (N, 7, n)."""
+        return self._choose(self._history(frames, actions))
+
+
+class PixelsDiscreteActingGraph(ActingGraph):
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._choose(self._encode(frames))
+
+
+class StateDiscreteActingGraph(ActingGraph):
+    def forward(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._choose(state)
+
+
+GRAPHS = {("slac", False): SlacActingGraph, ("sac-pixels", False): PixelsActingGraph,
+          ("sac-state", False): StateActingGraph, ("slac", True): SlacDiscreteActingGraph,
+          ("sac-pixels", True): PixelsDiscreteActingGraph, ("sac-state", True): StateDiscreteActingGraph}
 
 
 def acting_graph(agent: ActorCriticAgent) -> ActingGraph:
@@ -83,8 +115,11 @@ def acting_graph(agent: ActorCriticAgent) -> ActingGraph:
     if config.agent == "slac" and config.actor_input != "history":
         raise SlacError("ONNX export covers the paper's actor on histories (actor_input=history); this run's "
                         f"actor acts on {config.actor_input} samples, whose filter draws noise at every step")
-    kinds = {"slac": SlacActingGraph, "sac-pixels": PixelsActingGraph, "sac-state": StateActingGraph}
-    return kinds[config.agent](agent)
+    return GRAPHS[config.agent, agent.discrete](agent)
+
+
+def output_names(agent: ActorCriticAgent) -> list[str]:
+    return DISCRETE_OUTPUTS if agent.discrete else OUTPUTS
 
 
 def example_inputs(agent: ActorCriticAgent, batch: int = 2) -> dict[str, torch.Tensor]:
@@ -96,7 +131,8 @@ def example_inputs(agent: ActorCriticAgent, batch: int = 2) -> dict[str, torch.T
         inputs = {"frames": torch.zeros(batch, length, *agent.observation_shape, dtype=torch.uint8)}
         if agent.config.agent == "slac":
             inputs["actions"] = torch.zeros(batch, length - 1, a)
-    inputs["noise"] = torch.zeros(batch, a)
+    if not agent.discrete:
+        inputs["noise"] = torch.zeros(batch, a)
     return inputs
 
 
@@ -115,7 +151,7 @@ def export_onnx(agent: ActorCriticAgent, path: str | Path, metadata: dict[str, A
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with torch.no_grad(), _quiet_exporter():
-            program = torch.onnx.export(graph, tuple(inputs.values()), input_names=list(inputs), output_names=OUTPUTS,
+            program = torch.onnx.export(graph, tuple(inputs.values()), input_names=list(inputs), output_names=output_names(agent),
                                         dynamic_shapes=tuple(dynamic.values()), opset_version=opset, dynamo=True,
                                         verbose=False)
     except Exception as error:  # the exporter's own errors are long; keep the first line
@@ -172,10 +208,11 @@ def check_onnx(agent: ActorCriticAgent, path: str | Path, batch: int = 4, seed: 
             inputs[name] = torch.randint(0, 256, like.shape, dtype=torch.uint8, generator=generator)
         else:
             inputs[name] = torch.randn(like.shape, generator=generator).clamp(-3, 3)
-            if name == "actions":
-                inputs[name] = torch.tanh(inputs[name])
+            if name == "actions":  # actions as the agent takes them: in [-1, 1], or one-hot
+                inputs[name] = (torch.nn.functional.one_hot(inputs[name].argmax(-1), like.shape[-1]).float()
+                                if agent.discrete else torch.tanh(inputs[name]))
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(OUTPUTS, {name: value.numpy() for name, value in inputs.items()})
+    got = session.run(output_names(agent), {name: value.numpy() for name, value in inputs.items()})
     with torch.no_grad():
         expected = acting_graph(agent).to("cpu").eval()(*inputs.values())
     return max(float(abs(g - e.numpy()).max()) for g, e in zip(got, expected))

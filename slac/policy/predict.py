@@ -32,7 +32,7 @@ class History:
 def predict(agent: ActorCriticAgent, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
             deterministic: bool = False) -> tuple[np.ndarray, History]:
     """Actions for one observation (3, H, W) or a batch (N, 3, H, W) (sac-state: (S,) or (N, S)),
-    and the state to pass back."""
+    and the state to pass back. Discrete agents return integer actions."""
     obs = np.asarray(obs)
     shape = agent.observation_shape
     single = obs.ndim == len(shape)
@@ -72,4 +72,6 @@ def predict(agent: ActorCriticAgent, obs: np.ndarray, state: History | None = No
             state.actions[rows] = 0
             state.real_frames[starts] = 1
     state.last_action = agent.act_on_histories(state.features, state.actions, state.real_frames, deterministic)
-    return (state.last_action[0] if single else state.last_action), state
+    # A discrete agent returns action indices (SB3's convention); its history keeps the one-hot vectors.
+    actions = state.last_action.argmax(-1) if agent.discrete else state.last_action
+    return (actions[0] if single else actions), state

@@ -34,9 +34,10 @@ def policy_metadata(run: Any) -> dict[str, Any]:
     import slac
 
     config, c = run.config, run.counters
-    low, high = action_bounds(run)
+    low, high = (None, None) if run.agent.discrete else action_bounds(run)
     pixels = config.agent != "sac-state"
     return {
+        "discrete": run.agent.discrete,
         "slac_version": slac.__version__, "task": config.task, "agent": config.agent, "seed": config.seed,
         "observation": "pixels" if pixels else "state", "image_size": config.image_size if pixels else None,
         "history_frames": run.agent.seq_len, "history_actions": run.agent.seq_len - 1 if config.agent == "slac" else 0,

@@ -64,7 +64,7 @@ def capture(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
     in_episode_state = unwrapped.get_state() if run.counters["in_episode"] and hasattr(unwrapped, "get_state") else None
     meta = {
         "config": run.config.to_dict(), "counters": dict(run.counters), "last_eval": run.last_eval,
-        "model_version": run.agent.model_version, "action_dim": run.action_dim,
+        "model_version": run.agent.model_version, "action_dim": run.action_dim, "discrete": run.agent.discrete,
         "observation_shape": list(run.replay.frame_shape),
         "numpy_rng": run.rng.bit_generator.state, "replay_rng": run.replay.rng.bit_generator.state,
         "env_state": in_episode_state, "replay": run.replay.position,
@@ -80,6 +80,10 @@ def restore(run: Run, tensors: dict[str, Any], meta: dict[str, Any], replay: boo
     if saved_dim is not None and saved_dim != run.action_dim:
         raise CheckpointError(f"the checkpoint's agent acts with {saved_dim}-dimensional actions; this run's env "
                               f"({run.config.task}) has {run.action_dim}")
+    if bool(meta.get("discrete", False)) != run.agent.discrete:
+        kinds = {True: "discrete", False: "continuous"}
+        raise CheckpointError(f"the checkpoint's agent acts with {kinds[bool(meta.get('discrete', False))]} actions; "
+                              f"this run's env ({run.config.task}) has {kinds[run.agent.discrete]} ones")
     try:
         run.agent.load_state_dict(tensors["agent"])
         for name, opt in run.agent.optimizers.items():

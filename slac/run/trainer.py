@@ -33,7 +33,8 @@ from slac.common.checkpoint import (
 )
 from slac.common.host import resolve_device
 from slac.config import Config
-from slac.envs import make_env, wrap_env
+from slac.envs import discrete_actions, make_env, wrap_env
+from slac.envs.wrappers import OneHotActions
 from slac.errors import NumericalError, SlacError, TaskError
 from slac.policy.history import HistoryPolicy
 from slac.policy.predict import History, predict
@@ -110,8 +111,9 @@ class SLAC:
         if observation_kind(config) == "pixels" and space.shape != (3, 64, 64):
             raise TaskError(f"the env's observations are {space.shape}; slac's networks need (3, 64, 64) frames")
         self.action_dim = int(self.env.action_space.shape[0])
+        self.discrete = discrete_actions(self.env) is not None  # one-hot vectors of `action_dim` choices
         torch.manual_seed(config.seed)
-        self.agent = build_agent(config, self.action_dim, self.device, space.shape)
+        self.agent = build_agent(config, self.action_dim, self.device, space.shape, discrete=self.discrete)
         self.replay = SequenceReplay(config.replay_capacity, space.shape, self.action_dim, self.agent.seq_len,
                                      seed=episode_seed(config.seed, REPLAY, 0), pin_memory=self.device.type == "cuda",
                                      slack=config.keep_checkpoints * self._frames_per_checkpoint,
@@ -150,11 +152,13 @@ class SLAC:
             space = env.observation_space
             ready = (space.shape == (3, 64, 64) and space.dtype == np.uint8) if kind == "pixels" else (
                 len(space.shape) == 1 and space.dtype == np.float32)
-            if ready:
+            if ready and not isinstance(env.action_space, gym.spaces.Discrete):
                 return env
+            if ready and config.action_repeat in (None, 1):  # only the actions need wrapping: one-hot vectors
+                return OneHotActions(env)
             return wrap_env(env, image_size=config.image_size, action_repeat=config.action_repeat or 1, observation=kind)
         return make_env(config.task, image_size=config.image_size, action_repeat=config.resolved_action_repeat(),
-                        fast_render=config.fast_render, observation=kind)
+                        fast_render=config.fast_render, observation=kind, sticky_actions=config.atari_sticky_actions)
 
     @property
     def run_dir(self) -> Path:
@@ -257,7 +261,7 @@ class SLAC:
                 if learning:
                     action = self.policy_state.act()
                 else:
-                    action = self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
+                    action = self._random_action()
                 done, inner = self._env_step(action)
                 bar.update(inner)
                 if learning:
@@ -289,6 +293,12 @@ class SLAC:
             self._restore_signal_handler(previous_handler)
         self.interrupted = self._stop and not self.stopped_by_callback
         return self
+
+    def _random_action(self) -> np.ndarray:
+        """Uniform random actions for the collection before learning: in [-1, 1], or a one-hot choice."""
+        if self.discrete:
+            return np.eye(self.action_dim, dtype=np.float32)[self.rng.integers(self.action_dim)]
+        return self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
 
     def _start_episode(self) -> None:
         c = self.counters
