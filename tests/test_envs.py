@@ -113,7 +113,8 @@ def test_two_gym_envs_render_in_one_process_after_one_is_closed():
     [
         ("cheetah-run", "suite/name"),
         ("dmc/cheetah-runn", "did you mean 'dmc/cheetah-run'"),
-        ("atari/pong", "unknown suite"),
+        ("procgen/coinrun", "unknown suite"),
+        ("atari/pong", "did you mean 'atari/Pong'"),
         ("toy/reech", "did you mean 'toy/reach'"),
         ("gym/HalfCheetah-v9", "unknown Gymnasium env"),
     ],
@@ -180,11 +181,17 @@ def test_wrap_env_renders_a_users_env_resizes_and_rescales_its_actions():
     assert env.unwrapped.last_action == pytest.approx([2.0])
 
 
-def test_wrap_env_rejects_discrete_actions():
+def test_wrap_env_takes_discrete_actions_as_one_hot_and_refuses_multi_discrete():
     import gymnasium as gym
 
-    with pytest.raises(TaskError, match="continuous"):
-        wrap_env(gym.make("CartPole-v1", render_mode="rgb_array"))
+    from slac.envs import discrete_actions
+
+    env = wrap_env(gym.make("CartPole-v1", render_mode="rgb_array"))
+    assert discrete_actions(env) == 2 and env.action_space.shape == (2,)
+    multi = gym.make("CartPole-v1", render_mode="rgb_array")
+    multi.action_space = gym.spaces.MultiDiscrete([2, 2])
+    with pytest.raises(TaskError, match="Box.*or a Discrete action space, got MultiDiscrete"):
+        wrap_env(multi)
 
 
 def test_a_missing_renderer_gets_an_error_naming_what_to_install():

@@ -22,3 +22,17 @@ def test_slac_beats_a_random_policy_on_toy_reach(tmp_path):
     print(f"random {random_return:.1f}, trained {trained:.1f}")
     assert np.isfinite(trained)
     assert trained > random_return + 20, f"trained {trained:.1f} vs random {random_return:.1f}"
+
+
+def test_discrete_slac_beats_a_random_policy_on_toy_reach_discrete(tmp_path):
+    """The discrete agent (categorical actor, SAC's discrete losses) on the 5-move toy task, with the
+    quickstart's schedule. Written against two seeds at 2,800 env steps: random -54.5 and -51.1,
+    trained (stochastic) -22.1 and -16.0, deterministic -6.9 and -5.8. Same margin as above."""
+    run = SLAC(preset="quickstart", seed=0, run_dir=tmp_path / "run", device="cpu", task="toy/reach-discrete",
+               steps=2_800, eval_interval=10_000, eval_episodes=10)
+    assert run.discrete
+    random_return = float(random_policy_returns(run.eval_env, 10, 0, evaluation=2_800).mean())
+    run.learn(progress=False)
+    trained = run.last_eval["return_stochastic"]
+    print(f"random {random_return:.1f}, trained {trained:.1f}")
+    assert trained > random_return + 20, f"trained {trained:.1f} vs random {random_return:.1f}"

@@ -31,14 +31,12 @@ def action_bounds(run: Any) -> tuple[list[float], list[float]]:
 
 def policy_metadata(run: Any) -> dict[str, Any]:
     """What an acting loop needs to know about the policy, and where it came from."""
-    import slac
-
     config, c = run.config, run.counters
     low, high = (None, None) if run.agent.discrete else action_bounds(run)
     pixels = config.agent != "sac-state"
     return {
         "discrete": run.agent.discrete,
-        "slac_version": slac.__version__, "task": config.task, "agent": config.agent, "seed": config.seed,
+        "slac_version": _version(), "task": config.task, "agent": config.agent, "seed": config.seed,
         "observation": "pixels" if pixels else "state", "image_size": config.image_size if pixels else None,
         "history_frames": run.agent.seq_len, "history_actions": run.agent.seq_len - 1 if config.agent == "slac" else 0,
         "action_dim": run.action_dim, "action_low": low, "action_high": high,
@@ -48,6 +46,15 @@ def policy_metadata(run: Any) -> dict[str, Any]:
 
 
 ONNX_TOLERANCE = 1e-4  # largest difference allowed between ONNX Runtime and PyTorch (float32 both)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("slac")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown"
 
 
 def export_run(run: Any, out: str | Path, fmt: str = "torch", card: bool = False, opset: int | None = None,
