@@ -69,5 +69,7 @@ def test_one_observation_and_episode_start_restart_a_row(tmp_path):
     np.testing.assert_allclose(restarted, fresh, atol=1e-6)
     assert int(state.real_frames[0]) == 1 and not state.actions.any()
     with pytest.raises(ValueError, match=r"uint8 observations \(3, 64, 64\)"):
-        run.predict(np.zeros((3, 32, 32), np.uint8))
+        run.predict(np.zeros((5, 64, 64), np.uint8))  # neither a CHW nor an HWC frame
+    with pytest.raises(ValueError, match=r"uint8 observations \(3, 64, 64\)"):
+        run.predict(np.zeros((3, 64, 64), np.float32))
     run.close()

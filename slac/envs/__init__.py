@@ -29,9 +29,13 @@ from slac.envs.wrappers import (
 )
 from slac.errors import RendererError, TaskError
 
-__all__ = ["make_env", "wrap_env", "list_tasks", "default_action_repeat", "discrete_actions", "TaskError", "RendererError"]
+__all__ = ["make_env", "wrap_env", "list_tasks", "describe_env", "default_action_repeat", "discrete_actions", "TaskError",
+           "RendererError"]
 
 SUITES = ("dmc", "gym", "atari", "toy")
+# A run trained on an env object that has no Gymnasium id records it as `env/<module>:<Class>`: a
+# name that says what it was and that no command mistakes for a task it can make.
+OBJECT_SUITE = "env"
 OBSERVATIONS = ("pixels", "state")
 
 
@@ -148,10 +152,28 @@ def check_task(task: str) -> None:
     _split(task)
 
 
+def describe_env(env: gym.Env) -> str:
+    """The task name a run records for an env object: `gym/<id>` when the env has a Gymnasium id
+    (with its `module:` prefix, if any, so another process can make it), else `env/<module>:<Class>`."""
+    spec = getattr(env, "spec", None) or getattr(env.unwrapped, "spec", None)
+    if spec is not None and spec.id:
+        entry = spec.entry_point
+        module = entry.split(":", 1)[0] if isinstance(entry, str) else getattr(entry, "__module__", None)
+        # The entry point's module usually registers the id: name it, Gymnasium's import syntax.
+        return f"gym/{module}:{spec.id}" if module and module != "__main__" else f"gym/{spec.id}"
+    cls = type(env.unwrapped)
+    return f"{OBJECT_SUITE}/{cls.__module__}:{cls.__qualname__}"
+
+
 def _split(task: str) -> tuple[str, str]:
     if not isinstance(task, str) or "/" not in task:
         raise TaskError(f"task names look like 'suite/name' with suite in {SUITES}, got {task!r}; see `slac tasks`")
     suite, name = task.split("/", 1)
+    if suite == OBJECT_SUITE:
+        raise TaskError(
+            f"{task} was a Gymnasium env object passed to slac in Python, which no command can make by name: "
+            f"load the run with it, slac.SLAC.load(RUN_DIR, env={name.rsplit(':', 1)[-1]}(...)), then .evaluate() or "
+            ".export(); or register the env with Gymnasium and use --task gym/<module>:<EnvId>")
     if suite not in SUITES:
         raise TaskError(f"unknown suite '{suite}' in {task!r}: expected one of {SUITES}; see `slac tasks`")
     if suite == "toy" and name not in TOY_TASKS:
@@ -166,8 +188,12 @@ def _split(task: str) -> tuple[str, str]:
             close = difflib.get_close_matches(name, games, n=1)
             hint = f" (did you mean 'atari/{close[0]}'?)" if close else ""
             raise TaskError(f"unknown Atari game {task!r}{hint}; `slac tasks` lists them")
-    if suite == "gym" and name not in _gym_ids():
-        raise TaskError(f"unknown Gymnasium env {task!r}{_suggest(task)}; `slac tasks` lists the MuJoCo ones")
+    if suite == "gym" and ":" in name:  # Gymnasium's import syntax: the module registers the id
+        _import_registering_module(task, name)
+    if suite == "gym" and name not in _gym_ids() and name.split(":", 1)[-1] not in _gym_ids():
+        raise TaskError(f"unknown Gymnasium env {task!r}{_suggest(task)}; `slac tasks` lists the MuJoCo ones; for an "
+                        "env of your own give Gymnasium's import syntax, --task gym/<module>:<EnvId>, or load its run "
+                        "in Python with slac.SLAC.load(RUN_DIR, env=...)")
     return suite, name
 
 
@@ -180,6 +206,18 @@ def _dmc_tasks(all_tasks: bool = False) -> list[str]:
     suite = import_dm_control_suite()
     tasks = suite.ALL_TASKS if all_tasks else suite.BENCHMARKING
     return [f"{domain}-{task}" for domain, task in tasks]
+
+
+def _import_registering_module(task: str, name: str) -> None:
+    import importlib
+
+    module, env_id = name.split(":", 1)
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        raise TaskError(f"{task}: cannot import {module!r} to register {env_id!r} ({error})") from None
+    if env_id not in gym.registry:
+        raise TaskError(f"{task}: importing {module!r} did not register a Gymnasium env {env_id!r}")
 
 
 def _gym_ids() -> set[str]:
@@ -199,7 +237,10 @@ def _make_gym(name: str, image_size: int, fast_render: bool) -> gym.Env:
     try:
         env = gym.make(name, render_mode="rgb_array", width=image_size, height=image_size)
     except TypeError:  # not a MuJoCo env: no width/height arguments
-        env = gym.make(name, render_mode="rgb_array")
+        try:
+            env = gym.make(name, render_mode="rgb_array")
+        except TypeError:  # no render_mode either: an env with image observations of its own
+            env = gym.make(name)
     if hasattr(env.unwrapped, "model"):
         set_rendering(env.unwrapped.model, fast=fast_render)
     return MujocoContextGuard(env)

@@ -53,15 +53,9 @@ class PixelObservation(gym.ObservationWrapper):
         else:
             frame = observation
         frame = np.asarray(frame)
-        if frame.shape == self.observation_space.shape and frame.dtype == np.uint8:
-            return frame
-        if frame.ndim != 3 or 3 not in (frame.shape[0], frame.shape[-1]) or frame.dtype != np.uint8:
+        if not is_frame(frame):
             raise TaskError(f"expected an HxWx3 uint8 frame from {self.env}, got {frame.dtype} {frame.shape}")
-        if frame.shape[0] == 3 and frame.shape[-1] != 3:
-            frame = frame.transpose(1, 2, 0)
-        if frame.shape[:2] != (self.image_size, self.image_size):
-            frame = _resize(frame, self.image_size)
-        return np.ascontiguousarray(frame.transpose(2, 0, 1))
+        return to_chw_frame(frame, self.image_size)
 
 
 class StateObservation(gym.ObservationWrapper):
@@ -76,6 +70,23 @@ class StateObservation(gym.ObservationWrapper):
 
     def observation(self, observation) -> np.ndarray:
         return np.asarray(observation, dtype=np.float32)
+
+
+def is_frame(frame: np.ndarray) -> bool:
+    """An HxWx3 or 3xHxW uint8 image."""
+    return frame.ndim == 3 and 3 in (frame.shape[0], frame.shape[-1]) and frame.dtype == np.uint8
+
+
+def to_chw_frame(frame: np.ndarray, size: int) -> np.ndarray:
+    """What slac's networks take from an env's frame: (3, size, size) uint8, from HxWx3 or 3xHxW of
+    any size (resized bilinearly). The one conversion of training (PixelObservation) and acting (predict)."""
+    if frame.shape == (3, size, size):
+        return frame
+    if frame.shape[0] == 3 and frame.shape[-1] != 3:
+        frame = frame.transpose(1, 2, 0)
+    if frame.shape[:2] != (size, size):
+        frame = _resize(np.ascontiguousarray(frame), size)
+    return np.ascontiguousarray(frame.transpose(2, 0, 1))
 
 
 def _resize(frame: np.ndarray, size: int) -> np.ndarray:

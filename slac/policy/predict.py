@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from slac.agents.base import ActorCriticAgent
+from slac.envs.wrappers import is_frame, to_chw_frame
 
 
 @dataclass
@@ -32,12 +33,16 @@ class History:
 def predict(agent: ActorCriticAgent, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
             deterministic: bool = False) -> tuple[np.ndarray, History]:
     """Actions for one observation (3, H, W) or a batch (N, 3, H, W) (sac-state: (S,) or (N, S)),
-    and the state to pass back. Discrete agents return integer actions."""
+    and the state to pass back. Frames as the env gives them (HxWx3 or 3xHxW, any size) are
+    converted as the training wrapper converts them. Discrete agents return integer actions."""
     obs = np.asarray(obs)
     shape = agent.observation_shape
     single = obs.ndim == len(shape)
     batch = obs[None] if single else obs
     pixels = len(shape) == 3
+    if pixels and batch.ndim == 4 and batch.shape[1:] != shape and all(is_frame(f) for f in batch[:1]):
+        # the env's own frames (HxWx3 or 3xHxW, any size): the conversion the training wrapper applies
+        batch = np.stack([to_chw_frame(frame, shape[-1]) for frame in batch])
     if batch.ndim != len(shape) + 1 or batch.shape[1:] != shape or (pixels and batch.dtype != np.uint8):
         kind = "uint8 observations" if pixels else "observations"
         raise ValueError(f"predict takes {kind} {shape} or (N, {', '.join(map(str, shape))}); got {obs.dtype} {obs.shape}")

@@ -10,6 +10,7 @@ include the random collection, as on the authors' x axis.
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import threading
@@ -33,7 +34,7 @@ from slac.common.checkpoint import (
 )
 from slac.common.host import resolve_device
 from slac.config import Config
-from slac.envs import discrete_actions, make_env, wrap_env
+from slac.envs import describe_env, discrete_actions, make_env, wrap_env
 from slac.envs.wrappers import OneHotActions
 from slac.errors import NumericalError, SlacError, TaskError
 from slac.policy.history import HistoryPolicy
@@ -96,7 +97,9 @@ class SLAC:
     ) -> None:
         if seed is not None:
             overrides["seed"] = seed
-        task = env if isinstance(env, str) else None
+        # An env object is the run's task: recorded by its Gymnasium id or `env/<module>:<Class>`
+        # (slac.envs.describe_env), so the run directory, config.json and `slac eval` name it.
+        task = env if isinstance(env, str) else (describe_env(env) if isinstance(env, gym.Env) else None)
         if config is None:
             config = Config.build(task=task, preset=preset, overrides=overrides)
         elif overrides or task:
@@ -438,11 +441,13 @@ class SLAC:
 
     @classmethod
     def load(cls, run_dir: str | Path, *, checkpoint: str | Path | None = None, device: str | None = None,
-             replay: bool = True, **overrides: Any) -> SLAC:
+             replay: bool = True, env: gym.Env | None = None, **overrides: Any) -> SLAC:
         """Rebuild a run from its latest (or a given) checkpoint; `overrides` change its config (e.g.
         steps). With `replay=False` only the checkpoint file is read: the run acts, evaluates and
-        exports, but cannot train or save."""
-        return run_state.load(cls, run_dir, checkpoint=checkpoint, device=device, replay=replay, **overrides)
+        exports, but cannot train or save. `env`: the env object a run trained on when it cannot be
+        made by name (a run recorded as `env/<module>:<Class>`, or an unregistered Gymnasium id)."""
+        make = cls if env is None else functools.partial(cls, env)
+        return run_state.load(make, run_dir, checkpoint=checkpoint, device=device, replay=replay, **overrides)
 
     def export(self, path: str | Path) -> Path:
         """Write the policy alone (`slac.load_policy(path)` acts with it): no critics, optimisers or replay."""
