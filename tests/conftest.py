@@ -10,7 +10,8 @@ import torch  # noqa: E402
 
 torch.set_num_threads(int(THREADS))
 
-LONGEST_FIRST = ("test_learning.py", "test_sweep.py", "test_reliability.py", "test_discrete.py", "test_onnx.py")  # so the two workers finish together
+# so the two workers finish together
+LONGEST_FIRST = ("test_learning.py", "test_sweep.py", "test_reliability.py", "test_discrete.py", "test_onnx.py")
 
 
 def pytest_collection_modifyitems(config, items):
