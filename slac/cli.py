@@ -269,11 +269,13 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from slac.config import PRESETS, TASK_PRESETS
+    from slac.config import PRESETS, SUITE_PRESETS, TASK_PRESETS
 
     print("task presets (applied automatically for these tasks):")
     for task, values in TASK_PRESETS.items():
         print(f"  {task:24s} " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    for suite, values in SUITE_PRESETS.items():
+        print(f"  {suite + '/*':24s} " + ", ".join(f"{k}={v}" for k, v in values.items()))
     print("named presets (--preset NAME):")
     for name, values in PRESETS.items():
         print(f"  {name:12s} " + (", ".join(f"{k}={v}" for k, v in values.items()) or "the paper's defaults"))

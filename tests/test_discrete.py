@@ -116,6 +116,8 @@ def test_a_discrete_run_trains_resumes_evaluates_exports_and_predicts_integers(t
     assert main(["eval", str(run_dir), "--episodes", "2", "--video", str(tmp_path / "eval.mp4")]) == 0
     assert (tmp_path / "eval.mp4").stat().st_size > 0
     assert main(["visualize", str(run_dir), "--out", str(tmp_path / "model.png")]) == 0
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").stat().st_size > 0
     assert main(["export", str(run_dir), "--out", str(tmp_path / "policy.pt")]) == 0
     capsys.readouterr()
     policy = load_policy(tmp_path / "policy.pt")
