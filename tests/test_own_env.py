@@ -76,6 +76,9 @@ def test_predict_takes_the_envs_own_frames_as_training_converts_them(tmp_path):
     np.testing.assert_array_equal(from_raw, from_converted)
     batch, _ = run.predict(np.stack([raw, raw]), deterministic=True)  # (N, H, W, 3)
     np.testing.assert_allclose(batch[0], from_raw, atol=1e-6)
+    hwc = np.ascontiguousarray(converted.transpose(1, 2, 0))  # HWC at the network's size: no resizing
+    np.testing.assert_array_equal(run.predict(hwc, deterministic=True)[0], from_converted)
+    np.testing.assert_allclose(run.predict(np.stack([hwc, hwc]), deterministic=True)[0][1], from_converted, atol=1e-6)
     run.export(tmp_path / "policy.pt")
     policy = slac.load_policy(tmp_path / "policy.pt")
     np.testing.assert_allclose(policy.predict(raw, deterministic=True)[0], from_raw, atol=1e-6)

@@ -42,7 +42,10 @@ def predict(agent: ActorCriticAgent, obs: np.ndarray, state: History | None = No
     pixels = len(shape) == 3
     if pixels and batch.ndim == 4 and batch.shape[1:] != shape and all(is_frame(f) for f in batch[:1]):
         # the env's own frames (HxWx3 or 3xHxW, any size): the conversion the training wrapper applies
-        batch = np.stack([to_chw_frame(frame, shape[-1]) for frame in batch])
+        if batch.shape[1:] == (*shape[1:], 3):  # HWC at the network's size: one transpose for the batch
+            batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        else:  # resizing goes frame by frame (PIL), as in the wrapper
+            batch = np.stack([to_chw_frame(frame, shape[-1]) for frame in batch])
     if batch.ndim != len(shape) + 1 or batch.shape[1:] != shape or (pixels and batch.dtype != np.uint8):
         kind = "uint8 observations" if pixels else "observations"
         raise ValueError(f"predict takes {kind} {shape} or (N, {', '.join(map(str, shape))}); got {obs.dtype} {obs.shape}")
