@@ -371,6 +371,10 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
 
 
 def _suggest(word: str, choices) -> str:
+    """' (did you mean ...?)': the closest choice, else the choices `word` is a `_`-part of (lr -> *_lr)."""
     close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    parts = [choice for choice in choices if str(word) in str(choice).split("_")]
+    return f" (did you mean one of {', '.join(map(repr, parts))}?)" if parts else ""
 

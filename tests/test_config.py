@@ -38,6 +38,7 @@ def test_config_files_yaml_and_json(tmp_path):
     "overrides,message",
     [
         (["decoder_varr=0.4"], "did you mean 'decoder_var'"),
+        (["lr=1e-3"], "did you mean one of 'model_lr', 'actor_lr', 'critic_lr', 'alpha_lr'"),
         (["ac_batch=-1"], "ac_batch must be > 0"),
         (["seq_len=0"], "seq_len must be > 0"),
         (["image_size=84"], "64x64"),
