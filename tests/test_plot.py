@@ -41,7 +41,7 @@ def test_plot_writes_one_panel_per_task_and_a_table_matching_the_csvs(tiny_runs,
     assert rows["slac, actor_input=latent"][3] == f"{finals[2]:.1f} +- 0.0 (100)"
     assert rows["slac"][4] == "-" and rows["slac"][5] == "-"  # no 100K return yet, and no paper curve for toy tasks
     aggregate = {r[0]: r for r in table_rows(tmp_path / "curves.md") if r[0].startswith("slac")}
-    assert aggregate["slac"][3] == "raw return" and aggregate["slac"][4] == f"{iqm(np.array(finals[:2])):.3f}"
+    assert aggregate["slac"][3:5] == ["100", "raw return"] and aggregate["slac"][5] == f"{iqm(np.array(finals[:2])):.3f}"
     assert "curves.md" in capsys.readouterr().out
 
 
@@ -90,3 +90,9 @@ def test_the_aggregate_pools_only_normalised_scores_and_flags_few_runs(tmp_path)
     assert row.endswith("] * |") and "fewer than 5 runs of a task" in aggregate_table(dmc)
     single = aggregate_table(group_runs([fake_run(tmp_path, f"e{i}", "toy/reach", -5.0) for i in range(5)]))
     assert "raw return" in single and " * |" not in single  # one task: its raw returns are one population
+    assert "| 5 | 1000 | raw return |" in single  # the env step the scores are taken at
+    untrained = tmp_path / "f0"
+    untrained.mkdir()
+    (untrained / "config.json").write_text(json.dumps({"task": "dmc/ball_in_cup-catch", "model": "slac"}))
+    CSVLog(untrained / "eval.csv", EVAL_FIELDS).write({"env_step": 0, "return_stochastic": 9.0})
+    assert "| 0 | - | not computed: only the evaluation before learning |" in aggregate_table(group_runs([untrained]))

@@ -188,12 +188,14 @@ def aggregate_table(groups: Groups, metric: str = "return_stochastic") -> str:
     with a 95% stratified bootstrap interval (rliable's definitions). Across tasks only normalised
     scores are pooled: divided by the paper's mean at the same env step when every task has one,
     else, for DeepMind Control tasks, by the maximum return 1,000. Raw returns of different tasks
-    are not one population: such a variant gets one line saying so instead of an IQM."""
+    are not one population: such a variant gets one line saying so instead of an IQM, and so does one
+    whose runs have only the evaluation before learning (env step 0)."""
     variants = sorted({v for vs in groups.values() for v in vs})
-    lines = ["| variant | tasks | runs | scores | IQM | 95% CI |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| variant | tasks | runs | env step | scores | IQM | 95% CI |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     notes = []
     for variant in variants:
-        per_task = []
+        per_task, final_steps = [], []
         for task, vs in groups.items():
             if variant not in vs:
                 continue
@@ -202,7 +204,14 @@ def aggregate_table(groups: Groups, metric: str = "return_stochastic") -> str:
                 continue
             paper = {r["env_step"]: r["return_mean"] for r in _paper(task, vs[variant])}
             per_task.append((task, values[:, -1], paper.get(int(steps[-1]))))
+            final_steps.append(int(steps[-1]))
         if not per_task:
+            continue
+        runs = sum(len(s) for _, s, _ in per_task)
+        at = ", ".join(str(step) for step in sorted(set(final_steps)))
+        if not any(final_steps):
+            lines.append(f"| {variant} | {len(per_task)} | {runs} | {at} | - | "
+                         "not computed: only the evaluation before learning | - |")
             continue
         if all(p for _, _, p in per_task):
             scores, kind = [s / p for _, s, p in per_task], "/ paper"
@@ -212,12 +221,12 @@ def aggregate_table(groups: Groups, metric: str = "return_stochastic") -> str:
             scores, kind = [s / DMC_MAX_RETURN for _, s, _ in per_task], "/ 1000 (DMC max)"
         else:
             tasks = ", ".join(task for task, _, _ in per_task)
-            lines.append(f"| {variant} | {len(per_task)} | {sum(len(s) for _, s, _ in per_task)} | - | "
+            lines.append(f"| {variant} | {len(per_task)} | {runs} | {at} | - | "
                          f"not computed: raw returns of different tasks ({tasks}) are not one population | - |")
             continue
         low, high = stratified_bootstrap_ci(scores)
         few = min(len(s) for s in scores) < FEW_RUNS
-        lines.append(f"| {variant} | {len(scores)} | {sum(len(s) for s in scores)} | {kind} | "
+        lines.append(f"| {variant} | {len(scores)} | {runs} | {at} | {kind} | "
                      f"{iqm(np.concatenate(scores)):.3f} | [{low:.3f}, {high:.3f}]{' *' if few else ''} |")
         if few and not notes:
             notes.append(f"\n\\* fewer than {FEW_RUNS} runs of a task: the interval shows little more than the "
