@@ -63,31 +63,27 @@ def default_action_repeat(task: str) -> int:
         return int(SUITE_PRESETS["atari"]["action_repeat"])
     return int(TASK_PRESETS.get(task, {}).get("action_repeat", 1))
 
+# Small networks that learn toy/reach on 2 CPU cores in minutes (the quickstart).
+_SMALL: dict[str, Any] = {
+    "encoder_depth": 8,
+    "feature_dim": 64,
+    "z1_dim": 16,
+    "z2_dim": 64,
+    "hidden_dim": 64,
+    "ac_hidden_dim": 64,
+    "model_batch": 16,
+    "ac_batch": 64,
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # Small networks that learn toy/reach on 2 CPU cores in minutes (the quickstart).
-    "small": {
-        "encoder_depth": 8,
-        "feature_dim": 64,
-        "z1_dim": 16,
-        "z2_dim": 64,
-        "hidden_dim": 64,
-        "ac_hidden_dim": 64,
-        "model_batch": 16,
-        "ac_batch": 64,
-    },
+    "small": _SMALL,
     # `small` on toy/reach with a short schedule: learns in minutes on 2 CPU cores. The paper's
     # decoder variance and alpha; a faster model learning rate and 2,000 pretraining updates
     # carry the encoder past the plateau before it sees the agent's disc.
     "quickstart": {
+        **_SMALL,
         "task": "toy/reach",
-        "encoder_depth": 8,
-        "feature_dim": 64,
-        "z1_dim": 16,
-        "z2_dim": 64,
-        "hidden_dim": 64,
-        "ac_hidden_dim": 64,
-        "model_batch": 16,
         "ac_batch": 32,
         "model_lr": 1e-3,
         "init": "torch",  # the initialisation this preset was tuned with (the learning test's margin)
