@@ -201,20 +201,22 @@ def cmd_reproduce(args) -> int:
 def cmd_plot(args) -> int:
     from pathlib import Path
 
-    from slac.tools.plot import group_runs, plot_tasks, seed_values, write_tables
+    from slac.tools.plot import group_runs, metric_source, plot_tasks, write_tables
 
-    missing = [d for d in args.run_dirs if not (Path(d) / "eval.csv").is_file()]
-    if missing:
-        raise SlacError(f"not run directories (no eval.csv): {', '.join(missing)}")
-    groups = group_runs([Path(d) for d in args.run_dirs])
     try:
-        seed_values(next(iter(next(iter(groups.values())).values())), args.metric)
+        filename, x = metric_source(args.metric)
     except KeyError:
-        raise SlacError(f"unknown metric {args.metric!r}: eval.csv has return_stochastic, return_deterministic "
-                        "(aliases eval_return, eval_return_deterministic)") from None
+        raise SlacError(f"unknown metric {args.metric!r}: an eval.csv column (return_stochastic, "
+                        "return_deterministic; aliases eval_return, eval_return_deterministic) or a metrics.csv "
+                        "column (e.g. image_ll, reward_ll, kl, entropy: docs/runs.md)") from None
+    missing = [d for d in args.run_dirs if not (Path(d) / filename).is_file()]
+    if missing:
+        raise SlacError(f"not run directories (no {filename}): {', '.join(missing)}")
+    groups = group_runs([Path(d) for d in args.run_dirs])
     out = plot_tasks(groups, args.out, reference=args.reference == "paper", metric=args.metric, interval=args.interval)
-    table = write_tables(groups, args.table or Path(args.out).with_suffix(".md"), metric=args.metric)
-    print(f"plot: {out}\ntable: {table}")
+    print(f"plot: {out}")
+    if x == "env_step":  # the returns tables read evaluations at env-step milestones
+        print(f"table: {write_tables(groups, args.table or Path(args.out).with_suffix('.md'), metric=args.metric)}")
     return 0
 
 
@@ -350,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--reference", choices=["paper", "none"], default="paper")
     p.add_argument("--metric", default="eval_return",
-                   help="eval_return (stochastic policy, as the paper), eval_return_deterministic, or an eval.csv column")
+                   help="eval_return (stochastic policy, as the paper), eval_return_deterministic, an eval.csv column, "
+                        "or a metrics.csv column (e.g. reward_ll, kl, entropy), drawn against updates")
     p.add_argument("--interval", choices=["std", "bootstrap"], default="std",
                    help="band: mean +- std over seeds, or a 95%% bootstrap interval of the mean")
     p.add_argument("--out", default="curves.png")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from slac.cli import main
 from slac.run.logging import EVAL_FIELDS, CSVLog, read_csv
-from slac.tools.plot import aggregate_table, group_runs, variant_of
+from slac.tools.plot import aggregate_table, group_runs, seed_values, variant_of
 from slac.tools.stats import iqm, stratified_bootstrap_ci
 
 
@@ -48,6 +48,23 @@ def test_plot_writes_one_panel_per_task_and_a_table_matching_the_csvs(tiny_runs,
 def test_plot_rejects_an_unknown_metric(tiny_runs, tmp_path, capsys):
     assert main(["plot", str(tiny_runs[0]), "--metric", "eval_retrun", "--out", str(tmp_path / "x.png")]) == 2
     assert "unknown metric" in capsys.readouterr().err
+    assert main(["plot", str(tiny_runs[0]), "--metric", "phase", "--out", str(tmp_path / "x.png")]) == 2
+
+
+def test_a_training_metric_is_drawn_against_updates_over_the_rows_every_seed_logged(tiny_runs, tmp_path, capsys):
+    out = tmp_path / "kl.png"
+    assert main(["plot", *map(str, tiny_runs[:2]), "--metric", "kl", "--out", str(out)]) == 0
+    assert imageio.imread(out).shape[:2] == (380, 500)
+    assert "table" not in capsys.readouterr().out and not out.with_suffix(".md").exists()  # returns tables only
+    rows = [read_csv(d / "metrics.csv") for d in tiny_runs[:2]]
+    # x: all updates so far: a training row's `update` counts training updates, after TINY's 5 of pretraining
+    all_updates = [int(r["update"]) + (5 if r["phase"] == "train" else 0) for r in rows[0]]
+    assert [r["phase"] for r in rows[0][:2]] == ["pretrain", "train"] and all_updates[:2] == [5, 15]
+    updates, values = seed_values(tiny_runs[:2], "kl")
+    assert list(updates) == all_updates and len(updates) > 2
+    assert values.tolist() == [[r["kl"] for r in run] for run in rows]
+    updates, values = seed_values(tiny_runs[:1], "entropy")  # blank while pretraining: that row is skipped
+    assert list(updates) == all_updates[1:]
 
 
 def test_iqm_and_stratified_bootstrap_follow_rliable():

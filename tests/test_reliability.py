@@ -22,7 +22,8 @@ from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError
 from slac.run.logging import read_csv
 from slac.run.trainer import SLAC
 
-TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")] + ["pretrain_checkpoint_interval=2"]
+TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device", "log_interval")] + [
+    "pretrain_checkpoint_interval=2", "log_interval=3"]
 VOLATILE = {"steps_per_s", "wall_time_s"}
 
 
@@ -51,7 +52,8 @@ def uninterrupted(tmp_path_factory):
 
 
 # Checkpoints of this run: at pretraining updates 2, 4 and 5 (env step 30), then at env steps 60, 120
-# and 160. Kills: in pretraining after the checkpoint at update 2; in collection; in a training
+# and 160. Kills: in pretraining after the checkpoint at update 2 and the metrics row of update 3 (which
+# the resumed run writes again: the env step stands still in pretraining); in collection; in a training
 # update; half-way through writing the checkpoint at 120.
 @pytest.mark.parametrize("fault", ["update:4", "env_step:140", "update:90", "checkpoint_write:5"],
                          ids=["during-pretraining", "during-collection", "during-an-update", "while-writing-a-checkpoint"])

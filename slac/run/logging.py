@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,27 @@ EVAL_FIELDS = [
 ]
 
 
-class CSVLog:
-    """An append-only CSV file with fixed columns; on resume, rows past the checkpoint are dropped."""
+def logged_before(counters: dict[str, int]) -> Callable[[dict[str, str]], bool]:
+    """Whether a CSV row was written before the checkpoint with these counters: at or before its env
+    step and, in pretraining (where the env step stands still), at or before its pretraining update."""
 
-    def __init__(self, path: Path, fields: list[str], resume_step: int | None = None) -> None:
+    def keep(row: dict[str, str]) -> bool:
+        if int(float(row["env_step"])) > counters["env_steps"]:
+            return False
+        return row.get("phase") != "pretrain" or int(float(row["update"])) <= counters["pretrain_updates"]
+
+    return keep
+
+
+class CSVLog:
+    """An append-only CSV file with fixed columns; on resume, only the rows `keep` accepts (those
+    written before the checkpoint: `logged_before`) stay."""
+
+    def __init__(self, path: Path, fields: list[str], keep: Callable[[dict[str, str]], bool] | None = None) -> None:
         self.path, self.fields = path, fields
-        if resume_step is not None and path.exists():
+        if keep is not None and path.exists():
             with open(path, newline="") as handle:
-                rows = [row for row in csv.DictReader(handle) if int(float(row["env_step"])) <= resume_step]
+                rows = [row for row in csv.DictReader(handle) if keep(row)]
             with open(path, "w", newline="") as handle:
                 writer = csv.DictWriter(handle, fields, extrasaction="ignore")
                 writer.writeheader()
@@ -49,17 +63,19 @@ def read_csv(path: str | Path) -> list[dict[str, float | str]]:
 class RunLogger:
     """metrics.csv, eval.csv and TensorBoard scalars under tb/ of a run directory."""
 
-    def __init__(self, run_dir: Path, resume_step: int | None = None, tensorboard: bool = True,
+    def __init__(self, run_dir: Path, resumed: dict[str, int] | None = None, tensorboard: bool = True,
                  tracker: Any = None) -> None:
-        """`tracker`: an experiment tracker with `log(dict, step=)` and `finish()` (a W&B run)."""
+        """`resumed`: the counters of the checkpoint a resumed run starts from (rows and scalars written
+        after it are dropped); `tracker`: an experiment tracker with `log(dict, step=)` and `finish()` (a W&B run)."""
         self.tracker = tracker
-        self.train = CSVLog(run_dir / "metrics.csv", TRAIN_FIELDS, resume_step)
-        self.eval = CSVLog(run_dir / "eval.csv", EVAL_FIELDS, resume_step)
+        keep = logged_before(resumed) if resumed is not None else None
+        self.train = CSVLog(run_dir / "metrics.csv", TRAIN_FIELDS, keep)
+        self.eval = CSVLog(run_dir / "eval.csv", EVAL_FIELDS, keep)
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
+            self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=resumed["env_steps"] if resumed else None)
 
     def log(self, kind: str, row: dict[str, Any]) -> None:
         """kind 'train' or 'eval'; `row["env_step"]` is the x axis everywhere."""

@@ -45,7 +45,7 @@ class Run(Protocol):
     _without_replay: bool
     _logger: Any
 
-    def _open_run(self, resume_step: int | None) -> Any: ...
+    def _open_run(self, resumed: dict[str, int] | None) -> Any: ...
 
 
 def capture(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -147,5 +147,5 @@ def load(cls: Callable[..., Run], run_dir: str | Path, *, checkpoint: str | Path
     restore(run, tensors, meta, replay=replay)
     run._logger = None
     if replay:
-        run._logger = run._open_run(resume_step=run.counters["env_steps"])
+        run._logger = run._open_run(resumed=run.counters)
     return run

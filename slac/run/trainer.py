@@ -172,7 +172,8 @@ class SLAC:
             self._run_dir = Path("runs") / name
         return self._run_dir
 
-    def _open_run(self, resume_step: int | None) -> RunLogger:
+    def _open_run(self, resumed: dict[str, int] | None) -> RunLogger:
+        """The run directory's logs; `resumed`: the counters of the checkpoint a resumed run starts from."""
         if self._without_replay:
             raise SlacError(f"{self.run_dir} was loaded without its replay (replay=False); load it with replay=True "
                             "to train it")
@@ -180,7 +181,7 @@ class SLAC:
         (self.run_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.replay.persist(self.run_dir / "replay")
         tracker = start_wandb(self.config, self.run_dir) if self.config.wandb_project else None
-        return RunLogger(self.run_dir, resume_step=resume_step, tracker=tracker)
+        return RunLogger(self.run_dir, resumed=resumed, tracker=tracker)
 
     # ------------------------------------------------------------------ acting
     def policy(self) -> HistoryPolicy:
@@ -239,7 +240,7 @@ class SLAC:
         warn_memory(self.replay.nbytes)
         check_disk(self.run_dir, self.replay.nbytes, _parameter_bytes(self.agent) * 3, config.keep_checkpoints)
         remove_partial_checkpoints(self.run_dir)
-        self._logger = self._logger or self._open_run(resume_step=None)
+        self._logger = self._logger or self._open_run(resumed=None)
         self._callback = as_callback(callback)
         self._stop = self.stopped_by_callback = False
         bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from slac.config import TASK_PRESETS
-from slac.run.logging import read_csv
+from slac.run.logging import EVAL_FIELDS, TRAIN_FIELDS, read_csv
 from slac.tools.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
 
 MILESTONES = (100_000, 500_000)
@@ -22,6 +22,7 @@ MILESTONES = (100_000, 500_000)
 VARIANT_DEFAULTS = {"actor_input": "history", "critic_input": "latent", "augment": "none", "updates_per_step": 1,
                     "precision": "fp32"}
 METRIC_ALIASES = {"eval_return": "return_stochastic", "eval_return_deterministic": "return_deterministic"}
+COUNTERS = ("env_step", "agent_step", "update", "phase")  # the CSVs' x values and labels, not metrics
 
 Groups = dict[str, dict[str, list[Path]]]  # task -> variant -> run directories
 
@@ -59,12 +60,41 @@ def group_runs(run_dirs: list[Path]) -> Groups:
     return groups
 
 
-def seed_values(run_dirs: list[Path], metric: str = "return_stochastic") -> tuple[np.ndarray, np.ndarray]:
-    """Env steps every run evaluated at, and `metric` there: (steps,), (runs, steps)."""
+def metric_source(metric: str) -> tuple[str, str]:
+    """The CSV file that holds `metric` and the column its curve is drawn against: an evaluation
+    column against env steps (eval.csv), a training column (metrics.csv: losses, log-likelihoods,
+    entropy, drift) against updates, which count on through pretraining, where env steps stand still."""
     metric = METRIC_ALIASES.get(metric, metric)
-    curves = [{int(r["env_step"]): float(r[metric]) for r in read_csv(Path(d) / "eval.csv")} for d in run_dirs]
+    if metric in COUNTERS:
+        raise KeyError(metric)
+    if metric in EVAL_FIELDS:
+        return "eval.csv", "env_step"
+    if metric in TRAIN_FIELDS:
+        return "metrics.csv", "update"
+    raise KeyError(metric)
+
+
+def seed_values(run_dirs: list[Path], metric: str = "return_stochastic") -> tuple[np.ndarray, np.ndarray]:
+    """The x values (env steps, or updates for a metrics.csv column: `metric_source`) at which every
+    run has `metric`, and `metric` there: (steps,), (runs, steps). Blank cells (a term not computed in
+    that phase) are skipped."""
+    filename, x = metric_source(metric)
+    metric = METRIC_ALIASES.get(metric, metric)
+    curves = []
+    for run_dir in run_dirs:
+        rows = read_csv(Path(run_dir) / filename)
+        xs = _updates_so_far(rows) if x == "update" else [int(r[x]) for r in rows]
+        curves.append({at: float(r[metric]) for at, r in zip(xs, rows) if isinstance(r[metric], (int, float))})
     steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
     return np.array(steps, dtype=np.int64), np.array([[c[s] for s in steps] for c in curves]).reshape(len(curves), len(steps))
+
+
+def _updates_so_far(rows: list[dict]) -> list[int]:
+    """Each metrics.csv row's count of all updates so far: its `update` column counts pretraining
+    updates in pretraining rows and training updates after, so a training row adds the pretraining's
+    total (its last row, which is always logged)."""
+    pretraining = max((int(r["update"]) for r in rows if r["phase"] == "pretrain"), default=0)
+    return [int(r["update"]) + (pretraining if r["phase"] != "pretrain" else 0) for r in rows]
 
 
 def band(values: np.ndarray, interval: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -114,9 +144,11 @@ def plot_run(run_dir: str | Path, out: str | Path, random_return: float | None =
 def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: str = "return_stochastic",
                interval: str = "std") -> Path:
     """One panel per task: each variant's mean over seeds with a band (`std` or `bootstrap`, 95%),
-    and the authors' curve (mean +- std over their 10 seeds) where there is one."""
+    and, for an evaluation metric, the authors' curve (mean +- std over their 10 seeds) where there
+    is one. A metrics.csv column (e.g. `reward_ll`) is drawn against updates (`metric_source`)."""
     plt = _pyplot()
     out = Path(out)
+    x = metric_source(metric)[1]
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.8), dpi=100, squeeze=False)
     for ax, (task, variants) in zip(axes[0], groups.items()):
         last = 1
@@ -126,7 +158,7 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
             ax.plot(steps, mean, label=f"{variant} ({len(run_dirs)} seeds)")
             ax.fill_between(steps, low, high, alpha=0.25)
             last = max(last, int(steps.max()) if len(steps) else 1)
-        curve = _paper(task, next(iter(variants.values()))) if reference else []
+        curve = _paper(task, next(iter(variants.values()))) if reference and x == "env_step" else []
         if curve:
             x = np.array([r["env_step"] for r in curve])
             m, s = np.array([r["return_mean"] for r in curve]), np.array([r["return_std"] for r in curve])
@@ -134,7 +166,7 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
             ax.fill_between(x, m - s, m + s, color="grey", alpha=0.2)
             ax.set_xlim(0, last * 1.05)
         ax.set_title(task, fontsize=10)
-        ax.set_xlabel("environment steps")
+        ax.set_xlabel("environment steps" if x == "env_step" else "updates (pretraining, then training)")
         ax.set_ylabel(METRIC_ALIASES.get(metric, metric).replace("_", " ") + (" (band: 95% CI)" if interval != "std" else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
