@@ -22,8 +22,8 @@ from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError
 from slac.run.logging import read_csv
 from slac.run.trainer import SLAC
 
-TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device", "log_interval")] + [
-    "pretrain_checkpoint_interval=2", "log_interval=3"]
+TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device", "log_interval", "eval_interval")] + [
+    "pretrain_checkpoint_interval=2", "log_interval=3", "eval_interval=60"]
 VOLATILE = {"steps_per_s", "wall_time_s"}
 
 
@@ -52,9 +52,11 @@ def uninterrupted(tmp_path_factory):
 
 
 # Checkpoints of this run: at pretraining updates 2, 4 and 5 (env step 30), then at env steps 60, 120
-# and 160. Kills: in pretraining after the checkpoint at update 2 and the metrics row of update 3 (which
-# the resumed run writes again: the env step stands still in pretraining); in collection; in a training
-# update; half-way through writing the checkpoint at 120.
+# and 160; evaluations at 0, 60, 120 and 160, each at the top of the iteration after the checkpoint at
+# its step. Kills: in pretraining after the checkpoint at update 2 and the metrics row of update 3
+# (which the resumed run writes again: the env step stands still in pretraining); in collection after
+# the evaluation at 120 (which the resumed run, from the checkpoint at 120, makes again); in a
+# training update; half-way through writing the checkpoint at 120.
 @pytest.mark.parametrize("fault", ["update:4", "env_step:140", "update:90", "checkpoint_write:5"],
                          ids=["during-pretraining", "during-collection", "during-an-update", "while-writing-a-checkpoint"])
 def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uninterrupted, tmp_path, fault):

@@ -22,12 +22,20 @@ EVAL_FIELDS = [
 
 def logged_before(counters: dict[str, int]) -> Callable[[dict[str, str]], bool]:
     """Whether a CSV row was written before the checkpoint with these counters: at or before its env
-    step and, in pretraining (where the env step stands still), at or before its pretraining update."""
+    step; in pretraining (where the env step stands still), at or before its pretraining update; an
+    evaluation at the checkpoint's own env step only if the checkpoint counts it (the loop evaluates
+    at the top of the iteration after the checkpoint that ends one, so a resumed run evaluates again)."""
+    env_step = counters["env_steps"]
 
     def keep(row: dict[str, str]) -> bool:
-        if int(float(row["env_step"])) > counters["env_steps"]:
+        step = int(float(row["env_step"]))
+        if step > env_step:
             return False
-        return row.get("phase") != "pretrain" or int(float(row["update"])) <= counters["pretrain_updates"]
+        if row.get("phase") == "pretrain":
+            return int(float(row["update"])) <= counters["pretrain_updates"]
+        if "return_stochastic" in row:  # an evaluation
+            return step < env_step or counters["last_eval_step"] == env_step
+        return True
 
     return keep
 
