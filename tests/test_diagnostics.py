@@ -60,3 +60,21 @@ def test_a_run_logs_entropy_parts_and_drift_from_its_second_training_row(tmp_pat
             assert np.isfinite(row[name]) and row[name] >= 0
     for row in rows:
         assert abs(row["entropy_gaussian"] + row["entropy_tanh"] - row["entropy"]) < 1e-3
+
+
+def test_pretraining_scalars_go_to_tensorboard_against_the_pretraining_update(tmp_path):
+    """The env step stands still while the model pretrains: TensorBoard draws those rows against
+    their update (tb/pretrain/), each value the one metrics.csv holds; training rows stay on tb/."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = SLAC(config=tiny_config(pretrain_steps=6, log_interval=2), run_dir=tmp_path / "run")
+    run.learn(32, progress=False)
+    rows = read_csv(run.run_dir / "metrics.csv")
+    pretraining = [r for r in rows if r["phase"] == "pretrain"]
+    assert [r["update"] for r in pretraining] == [2, 4, 6]
+    events = EventAccumulator(str(run.run_dir / "tb" / "pretrain")).Reload()
+    kl = events.Scalars("pretrain/kl")
+    assert [e.step for e in kl] == [2, 4, 6]
+    assert np.allclose([e.value for e in kl], [r["kl"] for r in pretraining], rtol=1e-5)
+    main_tags = EventAccumulator(str(run.run_dir / "tb")).Reload().Tags()["scalars"]
+    assert "train/kl" in main_tags and not any(tag.startswith("pretrain/") for tag in main_tags)

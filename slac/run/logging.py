@@ -69,7 +69,9 @@ def read_csv(path: str | Path) -> list[dict[str, float | str]]:
 
 
 class RunLogger:
-    """metrics.csv, eval.csv and TensorBoard scalars under tb/ of a run directory."""
+    """metrics.csv, eval.csv and TensorBoard scalars of a run directory: under tb/ against env steps,
+    and the pretraining rows under tb/pretrain/ against pretraining updates (the env step stands still
+    while the model pretrains, so against it they would all share one x value)."""
 
     def __init__(self, run_dir: Path, resumed: dict[str, int] | None = None, tensorboard: bool = True,
                  tracker: Any = None) -> None:
@@ -79,20 +81,30 @@ class RunLogger:
         keep = logged_before(resumed) if resumed is not None else None
         self.train = CSVLog(run_dir / "metrics.csv", TRAIN_FIELDS, keep)
         self.eval = CSVLog(run_dir / "eval.csv", EVAL_FIELDS, keep)
-        self.writer = None
+        self.writer = self.pretrain_writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=resumed["env_steps"] if resumed else None)
+            self._pretrain_writer = lambda: SummaryWriter(  # opened on the first pretraining row
+                str(run_dir / "tb" / "pretrain"), purge_step=resumed["pretrain_updates"] + 1 if resumed else None)
 
     def log(self, kind: str, row: dict[str, Any]) -> None:
-        """kind 'train' or 'eval'; `row["env_step"]` is the x axis everywhere."""
+        """kind 'train' or 'eval' (tags train/..., eval/...; pretraining rows pretrain/...);
+        `row["env_step"]` is the x axis everywhere but in TensorBoard's pretraining scalars
+        (tb/pretrain/, against `row["update"]`)."""
         (self.train if kind == "train" else self.eval).write(row)
-        scalars = {f"{kind}/{key}": value for key, value in _plain(row).items()
+        pretraining = row.get("phase") == "pretrain"
+        prefix = "pretrain" if pretraining else kind
+        scalars = {f"{prefix}/{key}": value for key, value in _plain(row).items()
                    if key != "env_step" and isinstance(value, (int, float)) and math.isfinite(value)}
         if self.writer is not None:
+            writer, step = self.writer, row["env_step"]
+            if pretraining:
+                self.pretrain_writer = self.pretrain_writer or self._pretrain_writer()
+                writer, step = self.pretrain_writer, row["update"]
             for tag, value in scalars.items():
-                self.writer.add_scalar(tag, value, row["env_step"])
+                writer.add_scalar(tag, value, step)
         if self.tracker is not None:
             self.tracker.log(scalars, step=int(row["env_step"]))
 
@@ -102,8 +114,9 @@ class RunLogger:
             self.writer.add_image(tag, image, env_step, dataformats="HWC")
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        for writer in (self.writer, self.pretrain_writer):
+            if writer is not None:
+                writer.close()
         if self.tracker is not None:
             self.tracker.finish()
             self.tracker = None
