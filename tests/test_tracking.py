@@ -63,7 +63,12 @@ def test_wandb_offline_run_holds_the_scalars_and_a_resumed_run_continues_its_id(
     assert main(["train", "--resume", str(run_dir), "--steps", "150", "--no-progress"]) == 0
     ids, history = logged(run_dir)
     assert ids == {"my-run"}  # both processes logged to the run directory's W&B run
-    evals = {row["_step"]: row["eval/return_stochastic"] for row in history if "eval/return_stochastic" in row}
+    evals = {row["env_step"]: row["eval/return_stochastic"] for row in history if "eval/return_stochastic" in row}
     assert sorted(evals) == [0, 50, 100, 150]
-    assert any("train/model_loss" in row for row in history)
+    assert any("train/model_loss" in row and row["env_step"] > 30 for row in history)
+    pretraining = [row for row in history if "pretrain/model_loss" in row]  # TINY: 5 updates, the last one logged
+    assert [row["pretrain/update"] for row in pretraining] == [5] and "env_step" not in pretraining[0]
+    axes = {(r.metric.glob_name, r.metric.step_metric) for path in run_dir.glob("wandb/offline-run-*/run-*.wandb")
+            for r in wandb_records(path) if r.WhichOneof("record_type") == "metric"}
+    assert {("train/*", "env_step"), ("eval/*", "env_step"), ("pretrain/*", "pretrain/update")} <= axes
     assert len(list(run_dir.glob("wandb/offline-run-*"))) == 2

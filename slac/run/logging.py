@@ -76,7 +76,7 @@ class RunLogger:
     def __init__(self, run_dir: Path, resumed: dict[str, int] | None = None, tensorboard: bool = True,
                  tracker: Any = None) -> None:
         """`resumed`: the counters of the checkpoint a resumed run starts from (rows and scalars written
-        after it are dropped); `tracker`: an experiment tracker with `log(dict, step=)` and `finish()` (a W&B run)."""
+        after it are dropped); `tracker`: an experiment tracker with `log(dict)` and `finish()` (a W&B run)."""
         self.tracker = tracker
         keep = logged_before(resumed) if resumed is not None else None
         self.train = CSVLog(run_dir / "metrics.csv", TRAIN_FIELDS, keep)
@@ -105,8 +105,8 @@ class RunLogger:
                 writer, step = self.pretrain_writer, row["update"]
             for tag, value in scalars.items():
                 writer.add_scalar(tag, value, step)
-        if self.tracker is not None:
-            self.tracker.log(scalars, step=int(row["env_step"]))
+        if self.tracker is not None:  # x axes by name (tracking.py): env_step, or pretrain/update
+            self.tracker.log(scalars if pretraining else {**scalars, "env_step": int(row["env_step"])})
 
     def image(self, tag: str, image, env_step: int) -> None:
         """An (H, W, 3) uint8 picture in TensorBoard's Images tab."""

@@ -1,7 +1,9 @@
 """Weights & Biases, optional: `slac train --wandb PROJECT` (config `wandb_project`) logs every
-metrics.csv and eval.csv row (x axis: env steps) and the config to a W&B run whose id is the run
-directory's name, so `--resume` continues the same W&B run. `WANDB_MODE=offline` writes it under
-the run directory's `wandb/` for `wandb sync` later."""
+metrics.csv and eval.csv row and the config to a W&B run whose id is the run directory's name, so
+`--resume` continues the same W&B run. `WANDB_MODE=offline` writes it under the run directory's
+`wandb/` for `wandb sync` later. Training and evaluation scalars (train/..., eval/...) are drawn
+against `env_step`, the model's pretraining (pretrain/...) against `pretrain/update`: W&B's own step
+only counts rows, since the env step stands still while the model pretrains."""
 
 from __future__ import annotations
 
@@ -23,5 +25,10 @@ def start_wandb(config: Any, run_dir: Path):
         import wandb
     except ImportError:
         raise SlacError("--wandb needs the wandb package: pip install 'slac[wandb]'") from None
-    return wandb.init(project=config.wandb_project, entity=config.wandb_entity or None, id=wandb_run_id(run_dir),
-                      name=Path(run_dir).resolve().name, resume="allow", config=config.to_dict(), dir=str(run_dir))
+    run = wandb.init(project=config.wandb_project, entity=config.wandb_entity or None, id=wandb_run_id(run_dir),
+                     name=Path(run_dir).resolve().name, resume="allow", config=config.to_dict(), dir=str(run_dir))
+    for step, prefixes in (("env_step", ("train", "eval")), ("pretrain/update", ("pretrain",))):
+        run.define_metric(step)
+        for prefix in prefixes:
+            run.define_metric(f"{prefix}/*", step_metric=step)
+    return run
