@@ -113,3 +113,10 @@ def test_the_aggregate_pools_only_normalised_scores_and_flags_few_runs(tmp_path)
     (untrained / "config.json").write_text(json.dumps({"task": "dmc/ball_in_cup-catch", "model": "slac"}))
     CSVLog(untrained / "eval.csv", EVAL_FIELDS).write({"env_step": 0, "return_stochastic": 9.0})
     assert "| 0 | - | not computed: only the evaluation before learning |" in aggregate_table(group_runs([untrained]))
+
+
+def test_panels_of_several_paper_tasks_each_get_the_authors_curve(tmp_path):
+    runs = [fake_run(tmp_path, "cup", "dmc/ball_in_cup-catch", 500.0), fake_run(tmp_path, "pole", "dmc/cartpole-swingup", 300.0)]
+    out = tmp_path / "two.png"
+    assert main(["plot", *map(str, runs), "--reference", "paper", "--out", str(out)]) == 0
+    assert imageio.imread(out).shape[:2] == (380, 1000)  # two panels

@@ -63,7 +63,8 @@ def group_runs(run_dirs: list[Path]) -> Groups:
 def metric_source(metric: str) -> tuple[str, str]:
     """The CSV file that holds `metric` and the column its curve is drawn against: an evaluation
     column against env steps (eval.csv), a training column (metrics.csv: losses, log-likelihoods,
-    entropy, drift) against updates, which count on through pretraining, where env steps stand still."""
+    entropy, drift) against all updates so far, pretraining's and then training's (`_updates_so_far`):
+    the env step stands still while the model pretrains."""
     metric = METRIC_ALIASES.get(metric, metric)
     if metric in COUNTERS:
         raise KeyError(metric)
@@ -148,7 +149,7 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
     is one. A metrics.csv column (e.g. `reward_ll`) is drawn against updates (`metric_source`)."""
     plt = _pyplot()
     out = Path(out)
-    x = metric_source(metric)[1]
+    against = metric_source(metric)[1]
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.8), dpi=100, squeeze=False)
     for ax, (task, variants) in zip(axes[0], groups.items()):
         last = 1
@@ -158,7 +159,7 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
             ax.plot(steps, mean, label=f"{variant} ({len(run_dirs)} seeds)")
             ax.fill_between(steps, low, high, alpha=0.25)
             last = max(last, int(steps.max()) if len(steps) else 1)
-        curve = _paper(task, next(iter(variants.values()))) if reference and x == "env_step" else []
+        curve = _paper(task, next(iter(variants.values()))) if reference and against == "env_step" else []
         if curve:
             x = np.array([r["env_step"] for r in curve])
             m, s = np.array([r["return_mean"] for r in curve]), np.array([r["return_std"] for r in curve])
@@ -166,7 +167,7 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
             ax.fill_between(x, m - s, m + s, color="grey", alpha=0.2)
             ax.set_xlim(0, last * 1.05)
         ax.set_title(task, fontsize=10)
-        ax.set_xlabel("environment steps" if x == "env_step" else "updates (pretraining, then training)")
+        ax.set_xlabel("environment steps" if against == "env_step" else "updates (pretraining, then training)")
         ax.set_ylabel(METRIC_ALIASES.get(metric, metric).replace("_", " ") + (" (band: 95% CI)" if interval != "std" else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
