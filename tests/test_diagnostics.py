@@ -78,3 +78,16 @@ def test_pretraining_scalars_go_to_tensorboard_against_the_pretraining_update(tm
     assert np.allclose([e.value for e in kl], [r["kl"] for r in pretraining], rtol=1e-5)
     main_tags = EventAccumulator(str(run.run_dir / "tb")).Reload().Tags()["scalars"]
     assert "train/kl" in main_tags and not any(tag.startswith("pretrain/") for tag in main_tags)
+
+
+def test_a_resumed_run_keeps_the_tensorboard_scalars_logged_at_its_checkpoints_env_step(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = SLAC(config=tiny_config(), run_dir=tmp_path / "run")
+    run.learn(60, progress=False)  # a training row at env step 60, then the final checkpoint there
+    assert read_csv(run.run_dir / "metrics.csv")[-1]["env_step"] == 60
+    run.close()
+    SLAC.load(run.run_dir).learn(80, progress=False, reset_num_timesteps=False)
+    steps = [e.step for e in EventAccumulator(str(run.run_dir / "tb")).Reload().Scalars("train/kl")]
+    assert steps == [int(r["env_step"]) for r in read_csv(run.run_dir / "metrics.csv") if r["phase"] == "train"]
+    assert 60 in steps and steps[-1] == 80

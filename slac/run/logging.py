@@ -85,7 +85,9 @@ class RunLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=resumed["env_steps"] if resumed else None)
+            # A resumed run hides what was logged after its checkpoint: every step past its env step (the
+            # scalars at that step were logged before it; an evaluation there made after it is made again).
+            self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=resumed["env_steps"] + 1 if resumed else None)
             self._pretrain_writer = lambda: SummaryWriter(  # opened on the first pretraining row
                 str(run_dir / "tb" / "pretrain"), purge_step=resumed["pretrain_updates"] + 1 if resumed else None)
 
