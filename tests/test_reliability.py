@@ -72,6 +72,20 @@ def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uni
     assert not list((run_dir / "checkpoints").glob("*.tmp"))
 
 
+def test_a_run_killed_while_resuming_trims_its_logs_atomically_and_resumes_again(uninterrupted, tmp_path):
+    """The resumed run rewrites metrics.csv without the rows logged after its checkpoint; killed half-way
+    through that, the file is still whole, and the next resume ends with the uninterrupted run's rows."""
+    run_dir = tmp_path / "run"
+    assert train(run_dir, fault="update:90").returncode == -signal.SIGKILL
+    before = (run_dir / "metrics.csv").read_text()
+    assert train(run_dir, fault="csv_rewrite:1", resume=True).returncode == -signal.SIGKILL
+    assert (run_dir / "metrics.csv").read_text() == before
+    resumed = train(run_dir, resume=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert rows(run_dir / "metrics.csv") == rows(uninterrupted / "metrics.csv")
+    assert rows(run_dir / "eval.csv") == rows(uninterrupted / "eval.csv")
+
+
 def test_sigterm_writes_a_final_checkpoint_and_the_run_continues(tmp_path):
     run_dir = tmp_path / "run"
     process = train(run_dir, steps=100_000, wait=False)

@@ -2,8 +2,9 @@
 
 `SLAC_FAULT=<point>:<n>` makes the n-th arrival at `point` send SIGKILL to the process itself, the
 way a preemption or an OOM kill would end it: no handler, no cleanup. Points: `env_step` (during
-collection), `update` (between computing the gradients and stepping the optimisers) and
-`checkpoint_write` (half-way through writing a checkpoint). Unset, `inject` is one dict lookup.
+collection), `update` (between computing the gradients and stepping the optimisers),
+`checkpoint_write` (half-way through writing a checkpoint) and `csv_rewrite` (half-way through a resumed
+run's trimming of a CSV log). Unset, `inject` is one dict lookup.
 """
 
 from __future__ import annotations

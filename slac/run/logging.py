@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from slac.common import faults
 
 TRAIN_FIELDS = [
     "env_step", "agent_step", "update", "phase", "steps_per_s", "train_return",
@@ -49,10 +52,7 @@ class CSVLog:
         if keep is not None and path.exists():
             with open(path, newline="") as handle:
                 rows = [row for row in csv.DictReader(handle) if keep(row)]
-            with open(path, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fields, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(rows)
+            _rewrite(path, fields, rows)
         elif not path.exists():
             with open(path, "w", newline="") as handle:
                 csv.DictWriter(handle, fields).writeheader()
@@ -60,6 +60,22 @@ class CSVLog:
     def write(self, row: dict[str, Any]) -> None:
         with open(self.path, "a", newline="") as handle:
             csv.DictWriter(handle, self.fields, extrasaction="ignore").writerow(_plain(row))
+
+
+def _rewrite(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
+    """Replace the file by these rows atomically (a temp file renamed over it): a crash while a resumed
+    run trims its CSV leaves the old file whole."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows[: len(rows) // 2])
+        handle.flush()
+        faults.inject("csv_rewrite")
+        writer.writerows(rows[len(rows) // 2:])
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 def read_csv(path: str | Path) -> list[dict[str, float | str]]:
