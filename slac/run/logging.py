@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slac.common import faults
+from slac.common.files import write_text_atomic
 
 TRAIN_FIELDS = [
     "env_step", "agent_step", "update", "phase", "steps_per_s", "train_return",
@@ -63,19 +63,13 @@ class CSVLog:
 
 
 def _rewrite(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
-    """Replace the file by these rows atomically (a temp file renamed over it): a crash while a resumed
-    run trims its CSV leaves the old file whole."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows[: len(rows) // 2])
-        handle.flush()
-        faults.inject("csv_rewrite")
-        writer.writerows(rows[len(rows) // 2:])
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Replace the file by these rows atomically: a crash while a resumed run trims its CSV leaves the
+    old file whole."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue(), fault_point="csv_rewrite")
 
 
 def read_csv(path: str | Path) -> list[dict[str, float | str]]:

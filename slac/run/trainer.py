@@ -32,6 +32,7 @@ from slac.common.checkpoint import (
     remove_partial_checkpoints,
     save_checkpoint,
 )
+from slac.common.files import write_text_atomic
 from slac.common.host import resolve_device
 from slac.config import Config
 from slac.envs import describe_env, discrete_actions, make_env, wrap_env
@@ -178,7 +179,7 @@ class SLAC:
             raise SlacError(f"{self.run_dir} was loaded without its replay (replay=False); load it with replay=True "
                             "to train it")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        write_text_atomic(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.replay.persist(self.run_dir / "replay")
         tracker = start_wandb(self.config, self.run_dir) if self.config.wandb_project else None
         return RunLogger(self.run_dir, resumed=resumed, tracker=tracker)

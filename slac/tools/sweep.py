@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from slac.common.files import write_text_atomic
 from slac.config import Config
 from slac.errors import SlacError
 
@@ -212,6 +213,4 @@ def format_status(rows: list[dict]) -> str:
 
 
 def _write(out: Path, record: dict) -> None:
-    tmp = out / (SWEEP_FILE + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, out / SWEEP_FILE)
+    write_text_atomic(out / SWEEP_FILE, json.dumps(record, indent=2) + "\n")
