@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 # `make test` runs two pytest workers (pytest-xdist) on the machine's 2 cores: one torch thread each.
 THREADS = str(max(1, 2 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
@@ -12,7 +13,7 @@ torch.set_num_threads(int(THREADS))
 
 # So the two workers finish together: the longest files first, dealt alternately to the two halves of
 # the collection. pytest-xdist's worksteal hands each worker one contiguous half to start with, so
-# the two learning tests (about 380 s and 145 s here) start at once on different workers instead of
+# the two learning tests (about 225 s and 170 s here) start at once on different workers instead of
 # one after the other on the same worker (which made the suite about 90 s longer).
 LONGEST_FIRST = ("test_learning.py", "test_sweep.py", "test_reliability.py", "test_discrete.py", "test_onnx.py")
 
@@ -28,21 +29,25 @@ def tmp_run(tmp_path):
     return tmp_path / "run"
 
 
+TINY_RUNS = [("s0", ["--seed", "0"]), ("s1", ["--seed", "1"]), ("latent-s0", ["--actor-input", "latent"])]
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
     """Three real 100-step toy/reach runs with tiny networks: seeds 0 and 1 of slac (with an
-    evaluation video each), and seed 0 of the latent-actor variant. Evaluations at 0, 50, 100."""
-    from helpers import TINY
+    evaluation video each), and seed 0 of the latent-actor variant. Evaluations at 0, 50, 100.
+    Shared by the workers: tests read them and write elsewhere."""
+    from helpers import TINY, built_once
 
     from slac.cli import main
 
     args = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
-    root = tmp_path_factory.mktemp("tiny_runs")
-    runs = []
-    for name, extra in [("s0", ["--seed", "0"]), ("s1", ["--seed", "1"]), ("latent-s0", ["--actor-input", "latent"])]:
-        run_dir = root / name
-        code = main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir", str(run_dir),
-                     "--no-progress", "--eval-video", *args, *extra])
-        assert code == 0
-        runs.append(run_dir)
-    return runs
+
+    def build(root: Path) -> None:
+        for name, extra in TINY_RUNS:
+            code = main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir",
+                         str(root / name), "--no-progress", "--eval-video", *args, *extra])
+            assert code == 0
+
+    root = built_once(tmp_path_factory, "tiny_runs", build)
+    return [root / name for name, _ in TINY_RUNS]

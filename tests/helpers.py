@@ -1,4 +1,8 @@
-"""Small configs and synthetic batches for fast tests."""
+"""Small configs, synthetic batches and shared fixtures' plumbing for fast tests."""
+
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 
@@ -26,3 +30,22 @@ def filled_replay(action_dim=2, episodes=(20, 7, 30), capacity=200, seed=0, term
             buffer.add(rng.uniform(-1, 1, action_dim).astype(np.float32), float(rng.normal()),
                        rng.integers(0, 256, (3, 64, 64), dtype=np.uint8), terminal_last and t == length - 1)
     return buffer
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(directory)` run once per test session, its directory shared by the xdist workers (the
+    first to ask builds it under a file lock, the others wait and read it). For read-only fixtures."""
+    from filelock import FileLock
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        directory = tmp_path_factory.mktemp(name)
+        build(directory)
+        return directory
+    directory = tmp_path_factory.getbasetemp().parent / name  # the session's directory, above each worker's
+    with FileLock(f"{directory}.lock"):
+        if not (directory / ".built").is_file():
+            shutil.rmtree(directory, ignore_errors=True)  # a worker that failed half-way
+            directory.mkdir()
+            build(directory)
+            (directory / ".built").touch()
+    return directory

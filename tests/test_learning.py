@@ -1,11 +1,11 @@
-"""SLAC learns: on toy/reach with the quickstart's small networks, the trained policy beats a
-uniform random policy by a wide margin within a few CPU minutes.
+"""SLAC learns: on toy/reach with the quickstart's small networks, the trained policy heads for the
+goal within a few CPU minutes.
 
 Margin: toy/reach returns are minus the summed distance to the goal over 50 steps. A random
-policy scores about -55 on the evaluation's starts; a policy that heads for the goal and stays
-there scores about -10. We require the trained stochastic policy to recover at least half of
-that gap (return > random + 20): a policy that ignores the image (e.g. always moves up-right, a
-failure mode seen while tuning) scores about -35 and fails.
+policy scores about -50 on the evaluation's starts; a policy that heads for the goal and stays
+there scores about -10; a policy that ignores the image (e.g. always moves up-right, a failure
+mode seen while tuning) scores about -35. The continuous test requires the deterministic policy
+(the actor's mean, as deployed) above -20 and the sampled policy 10 above random.
 """
 
 import numpy as np
@@ -13,23 +13,28 @@ import numpy as np
 from slac.run.trainer import SLAC, random_policy_returns
 
 
-def test_slac_beats_a_random_policy_on_toy_reach(tmp_path):
+def test_slac_heads_for_the_goal_on_toy_reach(tmp_path):
+    """The quickstart's schedule at half its batches (the suite's time: 225 s at one thread against 420 s).
+    Written against four seeds at 2,800 env steps: random -49.7, -40.1, -48.3, -50.0; trained deterministic
+    -14.0, -11.9, -6.0, -11.8 and stochastic -26.4, -20.2, -16.1, -26.2. At a quarter of the batches two
+    seeds fail (deterministic -34.9 and -21.7)."""
     run = SLAC(preset="quickstart", seed=0, run_dir=tmp_path / "run", device="cpu",
-               steps=2_800, eval_interval=10_000, eval_episodes=10)
+               steps=2_800, eval_interval=10_000, eval_episodes=10, ac_batch=16, model_batch=8)
     random_return = float(random_policy_returns(run.eval_env, 10, 0, evaluation=2_800).mean())  # the final evaluation's starts
     run.learn(progress=False)
-    trained = run.last_eval["return_stochastic"]
-    print(f"random {random_return:.1f}, trained {trained:.1f}")
-    assert np.isfinite(trained)
-    assert trained > random_return + 20, f"trained {trained:.1f} vs random {random_return:.1f}"
+    stochastic, deterministic = run.last_eval["return_stochastic"], run.last_eval["return_deterministic"]
+    print(f"random {random_return:.1f}, trained {stochastic:.1f} (stochastic), {deterministic:.1f} (deterministic)")
+    assert np.isfinite(stochastic) and np.isfinite(deterministic)
+    assert deterministic > -20, f"deterministic {deterministic:.1f}: the mean action does not head for the goal"
+    assert stochastic > random_return + 10, f"stochastic {stochastic:.1f} vs random {random_return:.1f}"
 
 
 def test_discrete_slac_beats_a_random_policy_on_toy_reach_discrete(tmp_path):
     """The discrete agent (categorical actor, SAC's discrete losses) on the 5-move toy task, with the
     quickstart's schedule and a quarter of its batches (the suite's time). Written against two seeds
     at 2,800 env steps: random -54.5 and -51.1, trained (stochastic) -26.4 and -21.9, deterministic
-    -9.0 and -16.6 (half batches: -23.2 and -17.2; the quickstart's: -22.1 and -16.0). Same margin
-    as above."""
+    -9.0 and -16.6 (half batches: -23.2 and -17.2; the quickstart's: -22.1 and -16.0). The margin: the sampled
+    policy 20 above random (half the gap to a goal-seeking policy; the image-ignoring one falls short)."""
     run = SLAC(preset="quickstart", seed=0, run_dir=tmp_path / "run", device="cpu", task="toy/reach-discrete",
                steps=2_800, eval_interval=10_000, eval_episodes=10, ac_batch=8, model_batch=4)
     assert run.discrete

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from helpers import TINY
+from helpers import TINY, built_once
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,10 +45,12 @@ def train(run_dir, fault=None, resume=False, steps=160, wait=True):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("reliability") / "uninterrupted"
-    result = train(run_dir)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return run_dir
+    """The run the killed ones must end as; built once and shared by the workers (tests only read it)."""
+    def build(root):
+        result = train(root / "run")
+        assert result.returncode == 0, result.stderr[-2000:]
+
+    return built_once(tmp_path_factory, "uninterrupted", build) / "run"
 
 
 # Checkpoints of this run: at pretraining updates 2, 4 and 5 (env step 30), then at env steps 60, 120
