@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from helpers import TINY
+from helpers import TINY, built_once
 
 from slac.cli import main
 from slac.policy.history import HistoryPolicy
@@ -26,18 +26,18 @@ AGENTS = {"slac": {}, "sac-pixels": {"agent": "sac-pixels", "pretrain_steps": 0}
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A 120-step toy/reach run of each agent (trained weights, not initial ones) and its ONNX export."""
-    root = tmp_path_factory.mktemp("onnx")
-    out = {}
-    for name, extra in AGENTS.items():
-        run_dir = root / name
-        args = [f"{k}={v}" for k, v in {**TINY, **extra}.items() if k not in ("task", "device")]
-        assert main(["train", "--task", "toy/reach", "--steps", "120", "--device", "cpu", "--run-dir", str(run_dir),
-                     "--no-progress", *args]) == 0
-        path = root / f"{name}.onnx"
-        assert main(["export", str(run_dir), "--format", "onnx", "--out", str(path), "--check"]) == 0
-        out[name] = (run_dir, path)
-    return out
+    """A 120-step toy/reach run of each agent (trained weights, not initial ones) and its ONNX export;
+    built once and shared by the workers (tests only read them)."""
+    def build(root: Path) -> None:
+        for name, extra in AGENTS.items():
+            args = [f"{k}={v}" for k, v in {**TINY, **extra}.items() if k not in ("task", "device")]
+            assert main(["train", "--task", "toy/reach", "--steps", "120", "--device", "cpu", "--run-dir",
+                         str(root / name), "--no-progress", *args]) == 0
+            assert main(["export", str(root / name), "--format", "onnx", "--out", str(root / f"{name}.onnx"),
+                         "--check"]) == 0
+
+    root = built_once(tmp_path_factory, "onnx_runs", build)
+    return {name: (root / name, root / f"{name}.onnx") for name in AGENTS}
 
 
 def _session(path):

@@ -22,8 +22,9 @@ from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError
 from slac.run.logging import read_csv
 from slac.run.trainer import SLAC
 
-TINY_ARGS = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device", "log_interval", "eval_interval")] + [
-    "pretrain_checkpoint_interval=2", "log_interval=3", "eval_interval=60"]
+TINY_ARGS = [f"{k}={v}" for k, v in TINY.items()
+             if k not in ("task", "device", "log_interval", "eval_interval", "checkpoint_interval")] + [
+    "pretrain_checkpoint_interval=2", "log_interval=3", "eval_interval=40", "checkpoint_interval=40"]
 VOLATILE = {"steps_per_s", "wall_time_s"}
 
 
@@ -31,7 +32,7 @@ def rows(path):
     return [{k: v for k, v in row.items() if k not in VOLATILE} for row in read_csv(path)]
 
 
-def train(run_dir, fault=None, resume=False, steps=160, wait=True):
+def train(run_dir, fault=None, resume=False, steps=100, wait=True):
     env = {k: v for k, v in os.environ.items() if k != "SLAC_FAULT"}
     if fault:
         env["SLAC_FAULT"] = fault
@@ -53,13 +54,13 @@ def uninterrupted(tmp_path_factory):
     return built_once(tmp_path_factory, "uninterrupted", build) / "run"
 
 
-# Checkpoints of this run: at pretraining updates 2, 4 and 5 (env step 30), then at env steps 60, 120
-# and 160; evaluations at 0, 60, 120 and 160, each at the top of the iteration after the checkpoint at
+# Checkpoints of this run: at pretraining updates 2, 4 and 5 (env step 30), then at env steps 40, 80
+# and 100; evaluations at 0, 40, 80 and 100, each at the top of the iteration after the checkpoint at
 # its step. Kills: in pretraining after the checkpoint at update 2 and the metrics row of update 3
 # (which the resumed run writes again: the env step stands still in pretraining); in collection after
-# the evaluation at 120 (which the resumed run, from the checkpoint at 120, makes again); in a
-# training update; half-way through writing the checkpoint at 120.
-@pytest.mark.parametrize("fault", ["update:4", "env_step:140", "update:90", "checkpoint_write:5"],
+# the evaluation at 80 (which the resumed run, from the checkpoint at 80, makes again); in a training
+# update between the checkpoints at 40 and 80; half-way through writing the checkpoint at 80.
+@pytest.mark.parametrize("fault", ["update:4", "env_step:90", "update:50", "checkpoint_write:5"],
                          ids=["during-pretraining", "during-collection", "during-an-update", "while-writing-a-checkpoint"])
 def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uninterrupted, tmp_path, fault):
     run_dir = tmp_path / "run"
@@ -78,7 +79,7 @@ def test_a_run_killed_while_resuming_trims_its_logs_atomically_and_resumes_again
     """The resumed run rewrites metrics.csv without the rows logged after its checkpoint; killed half-way
     through that, the file is still whole, and the next resume ends with the uninterrupted run's rows."""
     run_dir = tmp_path / "run"
-    assert train(run_dir, fault="update:90").returncode == -signal.SIGKILL
+    assert train(run_dir, fault="update:50").returncode == -signal.SIGKILL
     before = (run_dir / "metrics.csv").read_text()
     assert train(run_dir, fault="csv_rewrite:1", resume=True).returncode == -signal.SIGKILL
     assert (run_dir / "metrics.csv").read_text() == before

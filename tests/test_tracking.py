@@ -74,6 +74,9 @@ def test_wandb_offline_run_holds_the_scalars_and_a_resumed_run_continues_its_id(
     assert main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir", str(run_dir),
                  "--no-progress", "--wandb", "slac-tests", *TINY_ARGS]) == 0
     assert main(["train", "--resume", str(run_dir), "--steps", "150", "--no-progress"]) == 0
+    import wandb
+
+    wandb.teardown()  # both runs were in this process: stop its W&B service so the files are complete before reading
     ids, history = logged(run_dir)
     assert ids == {"my-run"}  # both processes logged to the run directory's W&B run
     evals = {row["env_step"]: row["eval/return_stochastic"] for row in history if "eval/return_stochastic" in row}
