@@ -39,12 +39,12 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
 
 
 def test_resumed_run_matches_an_uninterrupted_one_step_for_step(tmp_path):
-    tiny_run(tmp_path / "whole").learn(160, progress=False)
+    tiny_run(tmp_path / "whole").learn(110, progress=False)
     tiny_run(tmp_path / "split").learn(75, progress=False)  # stops mid-episode (50-step episodes)
-    SLAC.load(tmp_path / "split").learn(160, progress=False, reset_num_timesteps=False)
+    SLAC.load(tmp_path / "split").learn(110, progress=False, reset_num_timesteps=False)
     assert rows(tmp_path / "split" / "eval.csv") == rows(tmp_path / "whole" / "eval.csv")
     assert rows(tmp_path / "split" / "metrics.csv") == rows(tmp_path / "whole" / "metrics.csv")
-    assert len(rows(tmp_path / "whole" / "eval.csv")) == 4  # env steps 0, 50, 100, 150
+    assert [int(r["env_step"]) for r in rows(tmp_path / "whole" / "eval.csv")] == [0, 50, 100]
 
 
 def test_checkpoints_are_written_atomically_and_pruned(tmp_path):
