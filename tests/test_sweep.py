@@ -64,6 +64,7 @@ def test_tune_sweep_retries_killed_and_terminated_trials_from_their_checkpoints_
 
     rerun = subprocess.run(sweep_command(out, "--seeds", "0-1"), capture_output=True, text=True, env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "all 2 runs" in rerun.stderr and "nothing to train" in rerun.stderr  # and Ray never started
     assert [len(attempts(r)) for r in runs] == [2, 2]  # nothing trained again
     capsys.readouterr()
     assert main(["sweep", "--status", str(out)]) == 0

@@ -7,7 +7,8 @@ progress table, `ExperimentAnalysis` and logger callbacks work. A trial whose wo
 `--max-retries` times (`FailureConfig`), continuing from its run directory's latest checkpoint; a
 `SlacError` (a bad config, a NaN loss) ends the trial at once, never retried. Tune's experiment
 state lives in `<out>/tune`; running the same command again restores it
-(`Tuner.restore(resume_errored=True)`): finished runs are not touched. `<out>` is made absolute;
+(`Tuner.restore(resume_errored=True)`): finished runs are not touched, and when every run is done
+the command says so without starting Ray. `<out>` is made absolute;
 on a cluster it must be on storage every node sees. Each run's output is in its `worker.log`,
 and `slac sweep --status <out>` shows every run's progress.
 """
@@ -116,6 +117,11 @@ class _ReportEvaluations:
         self.report(dict(row))
 
 
+def _finished(entry: dict, steps: int) -> bool:
+    """A run the sweep record shows done at (or past) `steps` env steps: a rerun leaves it, without starting Ray."""
+    return entry.get("state") == "done" and (entry.get("env_steps") or 0) >= steps
+
+
 def _init_ray(address: str | None):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
@@ -139,6 +145,9 @@ def sweep(tasks: list[str], seeds: list[int], out: str | Path, preset: str | Non
     if previous and sorted(previous["runs"]) != sorted(r["name"] for r in runs):
         raise SlacError(f"{out} holds a sweep of other runs ({', '.join(sorted(previous['runs']))}); "
                         "give this grid its own --out")
+    if previous and all(_finished(previous["runs"][r["name"]], r["config"]["steps"]) for r in runs):
+        echo(f"sweep: all {len(runs)} runs in {out} are done; nothing to train")
+        return previous
     out.mkdir(parents=True, exist_ok=True)
     record = {"tasks": tasks, "seeds": seeds, "preset": preset, "overrides": overrides or {}, "address": address,
               "runs": {r["name"]: {"run_dir": r["run_dir"], "steps": r["config"]["steps"], "state": "running"}
