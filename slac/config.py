@@ -154,7 +154,9 @@ class Config:
     seq_len: int = 8  # transitions per window (9 frames)
     updates_per_step: int = 1  # gradient updates per agent step
     # --- compute (how, not what: only `precision` and `tf32` change the numbers; README: Performance) ---
-    precision: str = "fp32"  # fp32 (paper) | bf16: encoder and decoder convolutions in bfloat16 autocast
+    # precision: fp32 (paper) | bf16: encoder and decoder convolutions in bfloat16 autocast; faster with
+    # AVX512-BF16, AMX or a GPU, emulated and ~10x slower on other CPUs (docs/performance.md)
+    precision: str = "fp32"
     tf32: bool = False  # CUDA only: TF32 matmuls and convolutions (faster, ~10-bit mantissa)
     channels_last: bool = True  # NHWC convolutions: same numbers up to rounding, ~10% faster on CPU (more in bf16)
     compile: bool = False  # torch.compile the encoder and decoder (slower on CPU; measured)

@@ -3,10 +3,13 @@ training cleanly, and bad input is refused before any work starts."""
 
 import errno
 import os
+import platform
 import signal
 import subprocess
 import sys
 import time
+import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -17,8 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slac.common.checkpoint import list_checkpoints, load_checkpoint
+from slac.common.host import cpu_has_native_bf16
 from slac.config import Config, parse_overrides
 from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError
+from slac.run import checks
 from slac.run.logging import read_csv
 from slac.run.trainer import SLAC
 
@@ -168,6 +173,27 @@ def test_too_little_disk_or_an_unwritable_run_directory_is_refused_before_any_wo
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(SlacError, match="is not writable"):
         SLAC(run_dir=tmp_path / "file" / "run", **TINY).learn(100, progress=False)
+
+
+@pytest.mark.parametrize("native, precision, warned", [
+    (False, "bf16", True), (True, "bf16", False), (None, "bf16", False), (False, "fp32", False)])
+def test_bf16_on_a_cpu_that_only_emulates_it_is_warned_about_when_training_starts(
+        tmp_path, monkeypatch, native, precision, warned):
+    monkeypatch.setattr(checks, "cpu_has_native_bf16", lambda: native)
+    run = SLAC(run_dir=tmp_path / "r", precision=precision, **TINY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run.learn(1, progress=False)
+    messages = [str(w.message) for w in caught if "without bfloat16 instructions" in str(w.message)]
+    assert len(messages) == int(warned) and all("use precision=fp32" in m for m in messages)
+
+
+def test_native_bf16_is_what_the_cpu_flags_say():
+    cpuinfo = Path("/proc/cpuinfo")
+    if platform.machine() != "x86_64" or not cpuinfo.exists():
+        pytest.skip("reads the flags of an x86 Linux CPU")
+    flags = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
+    assert cpu_has_native_bf16() is bool({"avx512_bf16", "amx_bf16"} & flags)
 
 
 class NaNRewardAfter(gym.Wrapper):

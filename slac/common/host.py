@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import platform
+from pathlib import Path
 
 import torch
 
@@ -37,6 +39,30 @@ def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, threshold_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, 2 * threshold_bytes))
+
+
+@functools.cache
+def cpu_name() -> str:
+    """The processor's model name (e.g. 'AMD EPYC'), for timings; the architecture where it is unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_has_native_bf16() -> bool | None:
+    """Whether this x86 CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX); None off x86 or
+    where PyTorch cannot tell. Without either, oneDNN emulates bf16 convolutions: measured 9.4x
+    slower than fp32 (model update 11.5 s against 1.23 s, AMD EPYC with AVX2 only, 2 threads)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if any(check is None for check in checks):
+        return None
+    return any(check() for check in checks)
 
 
 def set_cuda_matmul_precision(tf32: bool) -> None:

@@ -43,7 +43,7 @@ from slac.policy.predict import History, predict
 from slac.replay import SequenceReplay
 from slac.run import state as run_state
 from slac.run.callbacks import Callback, as_callback
-from slac.run.checks import check_disk, warn_memory
+from slac.run.checks import check_disk, warn_emulated_bf16, warn_memory
 from slac.run.drift import DriftProbe
 from slac.run.evaluation import (
     EVALUATION,
@@ -239,6 +239,7 @@ class SLAC:
         else:
             total = int(total_env_steps) + (c["env_steps"] if reset_num_timesteps else 0)
         warn_memory(self.replay.nbytes)
+        warn_emulated_bf16(config.precision, self.device.type)
         check_disk(self.run_dir, self.replay.nbytes, _parameter_bytes(self.agent) * 3, config.keep_checkpoints)
         remove_partial_checkpoints(self.run_dir)
         self._logger = self._logger or self._open_run(resumed=None)

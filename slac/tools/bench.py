@@ -11,7 +11,6 @@ stacks of 4 frames.
 
 from __future__ import annotations
 
-import platform
 import resource
 import shutil
 import statistics
@@ -26,6 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from slac.agents import build_agent, observation_kind
 from slac.agents.base import ActorCriticAgent
+from slac.common.host import cpu_has_native_bf16, cpu_name
 from slac.config import Config
 from slac.replay import SequenceReplay
 
@@ -144,7 +144,7 @@ def run_benchmark(config: Config, device: torch.device, repeats: int = 5, action
         "benchmark": "update", "agent": config.agent, "device": str(device),
         "dtype": "bfloat16" if config.precision == "bf16" else "float32",
         "precision": config.precision, "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(), "cpu_bf16": cpu_has_native_bf16(),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "model_batch": config.model_batch, "ac_batch": config.ac_batch, "seq_len": run.agent.seq_len,
         "channels_last": config.channels_last, "compile": config.compile,
