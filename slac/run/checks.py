@@ -52,7 +52,7 @@ def warn_memory(replay_bytes: int) -> None:
 
 def warn_emulated_bf16(precision: str, device_type: str) -> None:
     """Warn when `precision=bf16` would run on a CPU that only emulates bfloat16 (no AVX512-BF16, no
-    AMX): there it is about 10x slower than fp32, where with either it is 1.7-2.5x faster."""
+    AMX): there it is about 10x slower than fp32, where with either it is 1.6-4x faster."""
     if precision == "bf16" and device_type == "cpu" and cpu_has_native_bf16() is False:
         warnings.warn(f"precision=bf16 on a CPU without bfloat16 instructions ({cpu_name()}: no AVX512-BF16, no AMX): "
                       "PyTorch emulates them, about 10x slower than fp32 here; use precision=fp32", stacklevel=4)
