@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from slac.cli import main
 from slac.run.logging import EVAL_FIELDS, CSVLog, read_csv
-from slac.tools.plot import aggregate_table, group_runs, seed_values, variant_of
+from slac.tools.plot import (
+    aggregate_table,
+    common_values,
+    group_runs,
+    returns_table,
+    seed_curves,
+    seed_tails,
+    seed_values,
+    variant_of,
+)
 from slac.tools.stats import iqm, stratified_bootstrap_ci
 
 
@@ -84,15 +93,39 @@ def test_iqm_is_scipys_25_percent_trimmed_mean(values):
     assert iqm(np.array(values)) == pytest.approx(trim_mean(np.array(values), 0.25), rel=1e-9, abs=1e-6)
 
 
-def fake_run(root, name, task, finals):
-    """A run directory with config.json and an eval.csv whose last row holds `finals`' return."""
+def fake_run(root, name, task, finals, curve=None):
+    """A run directory with config.json and an eval.csv whose last row holds `finals`' return (or
+    the rows of `curve`: env step -> return)."""
     run_dir = root / name
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps({"task": task, "model": "slac"}))
     log = CSVLog(run_dir / "eval.csv", EVAL_FIELDS)
-    for step, value in ((0, 0.0), (1000, finals)):
+    for step, value in (curve or {0: 0.0, 1000: finals}).items():
         log.write({"env_step": step, "return_stochastic": value, "return_deterministic": value})
     return run_dir
+
+
+def test_a_seed_longer_than_the_others_keeps_its_later_evaluations_on_the_plot(tmp_path, monkeypatch):
+    long = fake_run(tmp_path, "s1", "dmc/ball_in_cup-catch", 0.0, {0: 10.0, 10_000: 100.0, 20_000: 500.0, 30_000: 900.0})
+    short = fake_run(tmp_path, "s2", "dmc/ball_in_cup-catch", 0.0, {0: 20.0, 10_000: 50.0})
+    curves = seed_curves([long, short])
+    steps, values = common_values(curves)
+    assert steps.tolist() == [0, 10_000] and values.tolist() == [[10.0, 100.0], [20.0, 50.0]]
+    (xs, ys), = seed_tails(curves, steps)  # only the longer seed goes on, from the last common step
+    assert xs.tolist() == [10_000, 20_000, 30_000] and ys.tolist() == [100.0, 500.0, 900.0]
+    (xs, _), = seed_tails(curves[:1], steps[:0])  # no common step: the whole curve is its own tail
+    assert xs.tolist() == [0, 10_000, 20_000, 30_000]
+    assert seed_tails([curves[1]], steps) == []  # a seed that ends at the last common step has no tail
+
+    from matplotlib.axes import Axes
+
+    drawn, plot = [], Axes.plot
+    monkeypatch.setattr(Axes, "plot", lambda ax, x, y, *a, **k: drawn.append((list(x), list(y))) or plot(ax, x, y, *a, **k))
+    assert main(["plot", str(long), str(short), "--reference", "paper", "--out", str(tmp_path / "cup.png")]) == 0
+    assert ([0, 10_000], [15.0, 75.0]) in drawn  # the mean over both seeds where both have evaluations
+    assert ([10_000, 20_000, 30_000], [100.0, 500.0, 900.0]) in drawn  # and seed 1 on past seed 2's last
+    row = next(line for line in returns_table(group_runs([long, short])).splitlines() if "ball_in_cup" in line)
+    assert "| 75.0 +- 25.0 (10000) |" in row and row.endswith("| 900.0 (30000); 50.0 (10000) |")
 
 
 def test_the_aggregate_pools_only_normalised_scores_and_flags_few_runs(tmp_path):

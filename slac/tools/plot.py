@@ -2,8 +2,9 @@
 
 Runs are grouped by task and variant (the model and any ablation switch that is not the
 paper's); a panel per task shows each variant's mean over seeds with a std band or a 95%
-bootstrap interval, beside the authors' SLAC curve where the paper has one (also beside the SAC
-baselines: it is the curve they are compared with).
+bootstrap interval over the steps every seed has (each longer seed goes on as a line of its own),
+beside the authors' SLAC curve where the paper has one (also beside the SAC baselines: it is the
+curve they are compared with).
 """
 
 from __future__ import annotations
@@ -75,10 +76,9 @@ def metric_source(metric: str) -> tuple[str, str]:
     raise KeyError(metric)
 
 
-def seed_values(run_dirs: list[Path], metric: str = "return_stochastic") -> tuple[np.ndarray, np.ndarray]:
-    """The x values (env steps, or updates for a metrics.csv column: `metric_source`) at which every
-    run has `metric`, and `metric` there: (steps,), (runs, steps). Blank cells (a term not computed in
-    that phase) are skipped."""
+def seed_curves(run_dirs: list[Path], metric: str = "return_stochastic") -> list[dict[int, float]]:
+    """Each run's `metric` by x value (env step, or all updates so far for a metrics.csv column:
+    `metric_source`). Blank cells (a term not computed in that phase) are skipped."""
     filename, x = metric_source(metric)
     metric = METRIC_ALIASES.get(metric, metric)
     curves = []
@@ -86,8 +86,31 @@ def seed_values(run_dirs: list[Path], metric: str = "return_stochastic") -> tupl
         rows = read_csv(Path(run_dir) / filename)
         xs = _updates_so_far(rows) if x == "update" else [int(r[x]) for r in rows]
         curves.append({at: float(r[metric]) for at, r in zip(xs, rows) if isinstance(r[metric], (int, float))})
+    return curves
+
+
+def common_values(curves: list[dict[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The x values every curve has, and the curves there: (steps,), (runs, steps)."""
     steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
     return np.array(steps, dtype=np.int64), np.array([[c[s] for s in steps] for c in curves]).reshape(len(curves), len(steps))
+
+
+def seed_values(run_dirs: list[Path], metric: str = "return_stochastic") -> tuple[np.ndarray, np.ndarray]:
+    """The x values at which every run has `metric`, and `metric` there: (steps,), (runs, steps)."""
+    return common_values(seed_curves(run_dirs, metric))
+
+
+def seed_tails(curves: list[dict[int, float]], steps: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each curve's points past the last of the common `steps` (from that step on, so the line joins
+    the group's), for the runs that have any: a group's longer seeds keep their later evaluations
+    when another seed has not reached them (a run still going, or one whose machine was lost)."""
+    start = int(steps[-1]) if len(steps) else None
+    tails = []
+    for curve in curves:
+        xs = sorted(x for x in curve if start is None or x >= start)
+        if xs and xs[-1] != start:
+            tails.append((np.array(xs, dtype=np.int64), np.array([curve[x] for x in xs])))
+    return tails
 
 
 def _updates_so_far(rows: list[dict]) -> list[int]:
@@ -144,7 +167,8 @@ def plot_run(run_dir: str | Path, out: str | Path, random_return: float | None =
 
 def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: str = "return_stochastic",
                interval: str = "std") -> Path:
-    """One panel per task: each variant's mean over seeds with a band (`std` or `bootstrap`, 95%),
+    """One panel per task: each variant's mean over seeds with a band (`std` or `bootstrap`, 95%)
+    over the steps every seed has, each longer seed past them as a dashed line (`seed_tails`),
     and, for an evaluation metric, the authors' curve (mean +- std over their 10 seeds) where there
     is one. A metrics.csv column (e.g. `reward_ll`) is drawn against updates (`metric_source`)."""
     plt = _pyplot()
@@ -154,10 +178,15 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
     for ax, (task, variants) in zip(axes[0], groups.items()):
         last = 1
         for variant, run_dirs in variants.items():
-            steps, values = seed_values(run_dirs, metric)
+            curves = seed_curves(run_dirs, metric)
+            steps, values = common_values(curves)
             mean, low, high = band(values, interval)
-            ax.plot(steps, mean, label=f"{variant} ({len(run_dirs)} seeds)")
+            (line,) = ax.plot(steps, mean, label=f"{variant} ({len(run_dirs)} seeds)")
             ax.fill_between(steps, low, high, alpha=0.25)
+            for i, (xs, ys) in enumerate(seed_tails(curves, steps) if len(curves) > 1 else []):
+                ax.plot(xs, ys, color=line.get_color(), linewidth=1, linestyle="--",
+                        label="  each seed past the steps all have" if i == 0 else None)
+                last = max(last, int(xs[-1]))
             last = max(last, int(steps.max()) if len(steps) else 1)
         curve = _paper(task, next(iter(variants.values()))) if reference and against == "env_step" else []
         if curve:
@@ -193,14 +222,17 @@ def _cell(values: np.ndarray, steps: np.ndarray, index: int | None, target: int 
 def returns_table(groups: Groups, metric: str = "return_stochastic") -> str:
     """Markdown: per task and variant, the final return and those at 100K and 500K env steps (mean +- std
     over seeds; the last evaluation at or before the milestone, its step in brackets when earlier),
-    beside the paper's."""
+    beside the paper's. Those are taken where every seed has an evaluation; the last column gives each
+    seed's own last evaluation, so a seed that went further than the others is not hidden."""
     head = ["task", "variant", "seeds", "final (env step)"]
     for m in MILESTONES:
         head += [f"ours @{m // 1000}K", f"paper @{m // 1000}K"]
+    head.append("each seed's last (env step)")
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for task, variants in groups.items():
         for variant, run_dirs in variants.items():
-            steps, values = seed_values(run_dirs, metric)
+            curves = seed_curves(run_dirs, metric)
+            steps, values = common_values(curves)
             final = len(steps) - 1 if len(steps) else None
             final_cell = "-" if final is None else f"{_cell(values, steps, final)} ({steps[final]})"
             cells = [task, variant, str(len(run_dirs)), final_cell]
@@ -208,6 +240,7 @@ def returns_table(groups: Groups, metric: str = "return_stochastic") -> str:
             for m in MILESTONES:
                 cells.append(_cell(values, steps, _at(steps, m) if len(steps) and steps.max() >= m else None, m))
                 cells.append(f"{paper[m]['return_mean']:.1f} +- {paper[m]['return_std']:.1f}" if m in paper else "-")
+            cells.append("; ".join(f"{curve[max(curve)]:.1f} ({max(curve)})" if curve else "-" for curve in curves))
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
