@@ -34,7 +34,7 @@ def attempts(run_dir):
 
 
 def sweep_command(out, *extra):
-    return [sys.executable, "-m", "slac.cli", "sweep", "--tasks", "toy/reach", "--steps", "200", "--out", str(out),
+    return [sys.executable, "-m", "slac.cli", "sweep", "--tasks", "toy/reach", "--steps", "100", "--out", str(out),
             "--max-retries", "2", *SETTINGS, *extra]
 
 
@@ -55,7 +55,7 @@ def test_tune_sweep_retries_killed_and_terminated_trials_from_their_checkpoints_
         sweep.kill()
     assert sweep.returncode == 0, stderr[-2000:]
     for run_dir in runs:
-        assert [int(r["env_step"]) for r in read_csv(run_dir / "eval.csv")] == list(range(0, 201, 50))
+        assert [int(r["env_step"]) for r in read_csv(run_dir / "eval.csv")] == list(range(0, 101, 50))
         tries = attempts(run_dir)
         assert len(tries) == 2 and tries[1]["resumed_from"] > 0 and tries[1]["pid"] != tries[0]["pid"]
         assert (run_dir / "worker.log").is_file()
@@ -69,7 +69,7 @@ def test_tune_sweep_retries_killed_and_terminated_trials_from_their_checkpoints_
     capsys.readouterr()
     assert main(["sweep", "--status", str(out)]) == 0
     status = capsys.readouterr().out
-    assert "toy_reach-slac-s0" in status and "200/200 (100%)" in status and "2/2 runs done" in status
+    assert "toy_reach-slac-s0" in status and "100/100 (100%)" in status and "2/2 runs done" in status
 
 
 def test_a_trial_that_fails_with_a_slac_error_is_not_retried(tmp_path):
