@@ -20,7 +20,7 @@ train: system-deps $(VENV)/.installed
 	$(VENV)/bin/slac quickstart
 
 test: system-deps $(VENV)/.installed
-	$(PY) -m pytest -n 2 --dist worksteal  # two workers on the 2 cores (tests/conftest.py: one thread each)
+	$(PY) -m pytest -n 2 --dist worksteal --durations=15  # two workers on the 2 cores (tests/conftest.py: one thread each); the 15 longest tests listed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check slac tests benchmarks
