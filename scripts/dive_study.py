@@ -14,8 +14,9 @@ both checkpoints had seen), for the checkpoint before a dive (A) and the one aft
   history): min-Q over a grid of actions (21 per dimension for 1-2 dimensional actions, else 1,024
   uniform draws), the fraction of windows whose best grid action lies on the action box's boundary,
   the spread max-min of Q over the grid, how far the policy's deterministic action falls short of
-  the grid's best Q, and the spread against the temperature alpha (what pulls the actor to the
-  edges against the entropy bonus).
+  the grid's best Q, the spread against the temperature alpha (what pulls the actor to the
+  edges against the entropy bonus), and the std of Q at the policy's action over 8 latent samples
+  of the same window (SLAC's posterior noise, beside the spread; 0 for a state critic).
 
 Prints one markdown table per part. Loads the checkpoints read-only and opens the replay files
 without writing, so a run may keep training in the same directory while this reads it.
@@ -121,9 +122,12 @@ def critic_stats(agent: ActorCriticAgent, batch: SequenceBatch, features: torch.
     q_policy = agent.q_value(x, mean_action)
     spread = q.max(-1).values - q.min(-1).values
     alpha = float(agent.alpha)
+    # How much Q moves with the latent sample alone (SLAC's posterior noise; none for a state critic).
+    redrawn = torch.stack([agent.q_value(critic_input(agent, batch, features, seed + k), mean_action) for k in range(8)])
     return {"mean Q": float(q.mean()), "best on boundary": float(on_boundary.mean()), "Q spread": float(spread.mean()),
             "best Q - Q(policy)": float((q.max(-1).values - q_policy).mean()), "alpha": alpha,
-            "spread / alpha": float(spread.mean()) / alpha}
+            "spread / alpha": float(spread.mean()) / alpha,
+            "Q std over z samples": float(redrawn.std(0).mean())}
 
 
 def table(rows: dict[str, dict[str, float]]) -> str:
