@@ -16,7 +16,9 @@ both checkpoints had seen), for the checkpoint before a dive (A) and the one aft
   the spread max-min of Q over the grid, how far the policy's deterministic action falls short of
   the grid's best Q, the spread against the temperature alpha (what pulls the actor to the
   edges against the entropy bonus), and the std of Q at the policy's action over 8 latent samples
-  of the same window (SLAC's posterior noise, beside the spread; 0 for a state critic).
+  of the same window (SLAC's posterior noise, beside the spread; 0 for a state critic), and the
+  action's share of the first Q-network's input layer: the std of its pre-activations from the
+  grid's actions over the std from the windows' critic inputs.
 
 Prints one markdown table per part. Loads the checkpoints read-only and opens the replay files
 without writing, so a run may keep training in the same directory while this reads it.
@@ -124,10 +126,13 @@ def critic_stats(agent: ActorCriticAgent, batch: SequenceBatch, features: torch.
     alpha = float(agent.alpha)
     # How much Q moves with the latent sample alone (SLAC's posterior noise; none for a state critic).
     redrawn = torch.stack([agent.q_value(critic_input(agent, batch, features, seed + k), mean_action) for k in range(8)])
+    first = agent.critic.q1.net[0].weight  # (H, D + A): the input layer of the first Q-network
+    from_input = (x @ first[:, :-agent.action_dim].T).std(0).mean()
+    from_action = (grid @ first[:, -agent.action_dim:].T).std(0).mean()
     return {"mean Q": float(q.mean()), "best on boundary": float(on_boundary.mean()), "Q spread": float(spread.mean()),
             "best Q - Q(policy)": float((q.max(-1).values - q_policy).mean()), "alpha": alpha,
             "spread / alpha": float(spread.mean()) / alpha,
-            "Q std over z samples": float(redrawn.std(0).mean())}
+            "Q std over z samples": float(redrawn.std(0).mean()), "action share": float(from_action / from_input)}
 
 
 def table(rows: dict[str, dict[str, float]]) -> str:
