@@ -15,8 +15,8 @@ both checkpoints had seen), for the checkpoint before a dive (A) and the one aft
   uniform draws), the fraction of windows whose best grid action lies on the action box's boundary,
   the spread max-min of Q over the grid, how far the policy's deterministic action falls short of
   the grid's best Q, the spread against the temperature alpha (what pulls the actor to the
-  edges against the entropy bonus), and the std of Q at the policy's action over 8 latent samples
-  of the same window (SLAC's posterior noise, beside the spread; 0 for a state critic), and the
+  edges against the entropy bonus), the std of Q at the policy's action over 8 latent samples of
+  the same window (SLAC's posterior noise, beside the spread; 0 for a state critic), and the
   action's share of the first Q-network's input layer: the std of its pre-activations from the
   grid's actions over the std from the windows' critic inputs.
 
@@ -51,13 +51,13 @@ def load_agent(path: Path) -> tuple[ActorCriticAgent, dict]:
     return agent.eval(), meta
 
 
-def probe_windows(run_dir: Path, meta: dict, seq_len: int, windows: int, seed: int) -> SequenceBatch:
-    """`windows` uniformly drawn replay windows of the agent's `seq_len` among the frames written before
+def probe_windows(run_dir: Path, agent: ActorCriticAgent, meta: dict, windows: int, seed: int) -> SequenceBatch:
+    """`windows` uniformly drawn replay windows of `agent`'s length among the frames written before
     `meta`'s checkpoint."""
-    config, position = meta["config"], meta["replay"]
-    frame_dtype = np.float32 if observation_kind(Config.from_dict(config)) == "state" else np.uint8
-    replay = SequenceReplay(config["replay_capacity"], tuple(meta["observation_shape"]), meta["action_dim"],
-                            seq_len=seq_len, slack=int(position["slots"]) - config["replay_capacity"],
+    capacity, position = agent.config.replay_capacity, meta["replay"]
+    frame_dtype = np.float32 if observation_kind(agent.config) == "state" else np.uint8
+    replay = SequenceReplay(capacity, tuple(meta["observation_shape"]), meta["action_dim"],
+                            seq_len=agent.seq_len, slack=int(position["slots"]) - capacity,
                             frame_dtype=frame_dtype)
     replay.restore(run_dir / "replay", position)
     return replay.gather(replay.sample_ends(windows, rng=np.random.default_rng(seed)))
@@ -153,7 +153,7 @@ def main() -> None:
     agents = {}
     for label, path in (("A", args.before), ("B", args.after)):
         agents[label], meta = load_agent(path)
-    batch = probe_windows(args.run_dir, meta, agents["B"].seq_len, args.windows, args.seed)
+    batch = probe_windows(args.run_dir, agents["B"], meta, args.windows, args.seed)
     features = {label: encode(agent, batch) for label, agent in agents.items()}
     print(f"A = {args.before.name}, B = {args.after.name}; {args.windows} windows of the replay before B\n")
     print(table({f"actor {a} on features {f}": policy_stats(agents[a], features[f], batch.actions, args.seed)
