@@ -29,7 +29,10 @@ from dive_study import actor_history, critic_input, encode, load_agent, table
 from slac.agents import observation_kind
 from slac.agents.base import ActorCriticAgent
 from slac.common.checkpoint import load_checkpoint
+from slac.envs import make_env
+from slac.policy.history import HistoryPolicy
 from slac.replay import SequenceReplay
+from slac.run.evaluation import EVAL_EPISODES, EVALUATION, episode_seed, own_random_stream
 
 
 def latest_replay(run_dir: Path, agent: ActorCriticAgent) -> SequenceReplay:
@@ -74,6 +77,35 @@ def critic_against_return(agent: ActorCriticAgent, replay: SequenceReplay, episo
     return {"Q": q[:first].numpy(), **returns, "reward": rewards.numpy()}
 
 
+def fresh_episodes(agent: ActorCriticAgent, env_step: int, count: int) -> tuple[SequenceReplay, list[tuple[int, int]]]:
+    """`count` episodes of `agent`'s stochastic policy, fixed, on the starts of its own evaluation at
+    `env_step`, in an in-memory replay (so windows are padded as in training), and their (first, last) frames."""
+    config = agent.config
+    env = make_env(config.task, image_size=config.image_size, action_repeat=config.resolved_action_repeat(),
+                   fast_render=config.fast_render, observation=observation_kind(config))
+    frame_dtype = np.float32 if observation_kind(config) == "state" else np.uint8
+    replay = None
+    episodes = []
+    with own_random_stream(torch.device("cpu"), episode_seed(config.seed, EVALUATION, env_step)):
+        for k in range(count):
+            obs, _ = env.reset(seed=episode_seed(config.seed, EVAL_EPISODES, env_step, k))
+            if replay is None:
+                replay = SequenceReplay(100_000, obs.shape, agent.action_dim, seq_len=agent.seq_len, frame_dtype=frame_dtype)
+            policy = HistoryPolicy(agent)
+            policy.start(obs)
+            replay.start_episode(obs)
+            first, done = replay.total - 1, False
+            while not done:
+                action = policy.act()
+                obs, reward, terminated, truncated, _ = env.step(action)
+                policy.observe(action, obs)
+                replay.add(np.asarray(action, np.float32), float(reward), obs, bool(terminated))
+                done = terminated or truncated
+            episodes.append((first, replay.total - 1))
+    env.close()
+    return replay, episodes
+
+
 def evaluation_returns(run_dir: Path) -> dict[int, float]:
     """env step -> the stochastic evaluation return of eval.csv."""
     with open(run_dir / "eval.csv") as f:
@@ -85,6 +117,9 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--episodes", type=int, default=2, help="episodes after each checkpoint")
     parser.add_argument("--first", type=int, default=50, help="transitions from each episode's start")
+    parser.add_argument("--fresh", action="store_true",
+                        help="run each checkpoint's own policy, fixed, on its evaluation's starts instead of reading "
+                             "the replay's next episodes")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     checkpoints = sorted((args.run_dir / "checkpoints" / "evaluations").glob("step_*.pt"))
@@ -96,20 +131,27 @@ def main() -> None:
         agent, meta = load_agent(path)
         if agent.has_model and agent.config.critic_input != "latent":
             raise SystemExit("this study reads SLAC agents whose critic sees latent samples (the paper's)")
-        replay = replay or latest_replay(args.run_dir, agent)
-        episodes = episodes_after(replay, int(meta["replay"]["total"]), args.episodes)
-        if not episodes or meta["counters"]["env_steps"] == 0:
+        env_step = int(meta["counters"]["env_steps"])
+        if env_step == 0:
             continue
-        parts = [critic_against_return(agent, replay, e, args.first, args.seed) for e in episodes]
+        if args.fresh:
+            source, episodes = fresh_episodes(agent, env_step, args.episodes)
+        else:
+            replay = replay or latest_replay(args.run_dir, agent)
+            source, episodes = replay, episodes_after(replay, int(meta["replay"]["total"]), args.episodes)
+        if not episodes:
+            continue
+        parts = [critic_against_return(agent, source, e, args.first, args.seed) for e in episodes]
         joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        rows[f"{meta['counters']['env_steps']:,}"] = {
-            "evaluation": evaluations.get(int(meta["counters"]["env_steps"]), float("nan")), "alpha": float(agent.alpha),
+        rows[f"{env_step:,}"] = {
+            "evaluation": evaluations.get(env_step, float("nan")), "alpha": float(agent.alpha),
             "episode returns": float(np.mean([p["reward"].sum() for p in parts])), "Q": float(joined["Q"].mean()),
             "G": float(joined["G"].mean()), "G without tail": float(joined["G without tail"].mean()),
             "Q - G": float((joined["Q"] - joined["G"]).mean()),
             "corr(Q, G)": float(np.corrcoef(joined["Q"], joined["G"])[0, 1]),
         }
-    print(f"{args.run_dir.name}: the first {args.first} transitions of {args.episodes} episodes after each checkpoint\n")
+    source = "fresh episodes of each checkpoint's fixed policy" if args.fresh else "episodes after each checkpoint"
+    print(f"{args.run_dir.name}: the first {args.first} transitions of {args.episodes} {source}\n")
     print(table(rows))
 
 
