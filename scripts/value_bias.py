@@ -1,10 +1,11 @@
 """How far a run's critic overestimates its policy's return, at each kept evaluation checkpoint (issue 22).
 
-    python scripts/value_bias.py RUN_DIR [--episodes 2] [--first 50]
+    python scripts/value_bias.py RUN_DIR [--episodes 2] [--first 50] [--fresh]
 
 For SLAC and its `sac-state` baseline. At each evaluation checkpoint C of a run kept with
 `keep_eval_checkpoints=true`, the episodes the run collected right after C (the policy of C and the
-few hundred updates after it) are read back from the replay. At each of their first `--first`
+few hundred updates after it) are read back from the replay; with `--fresh`, new episodes of C's own
+policy, fixed, are run on the starts of C's evaluation instead. At each of their first `--first`
 transitions (s_t, a_t), C's critic gives min-Q(s_t, a_t) on its own inputs (SLAC: one posterior
 sample); the episode gives the soft return that Q estimates, G_t = r_t + sum_k gamma^k (r_t+k -
 alpha log pi(a_t+k | h_t+k)) with C's alpha and C's actor (a fresh sample's log pi at each step). An
