@@ -9,7 +9,8 @@ frozen at one checkpoint; on one fixed set of that run's replay windows, fresh t
 authors' initialisation, Adam 3e-4, batch 256, tau 0.005, gamma 0.99, the loss of eq. 8-9) are
 fitted by TD for the same number of updates, each on one input:
 
-- `latent samples`: [z1, z2] drawn afresh from the filtering posterior at every update (the paper's);
+- `latent samples`: [z1, z2] samples of the filtering posterior, one of `--draws` kept per window drawn at
+  each update (the paper's critic input; the training run draws a new one every time);
 - `latent means`: the filter run on its means (no noise anywhere: the `deterministic` model's path);
 - `history`: the actor's own input, 8 encoder features and 7 actions (`critic_input=history`).
 
@@ -27,7 +28,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 from dive_study import action_grid, load_agent, probe_windows, table
 from torch import nn
@@ -167,5 +167,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()
