@@ -127,6 +127,10 @@ class Config:
     z2_dim: int = 256
     hidden_dim: int = 256  # hidden units of every Gaussian head and the reward model
     decoder_var: float = 0.1  # fixed variance of p(x_t | z_t)
+    # Floor on the reward model's learned std (a deviation, 0: the paper's, softplus + 1e-5 only). On
+    # ball_in_cup the learned std falls to ~0.004 on zero-reward transitions, so the first catches are
+    # z-scores near 1,000 that shake the whole model (docs/results.md, twentieth session).
+    reward_std_min: float = 0.0
     init: str = "authors"  # authors (paper): Glorot-uniform weights, zero biases | torch: PyTorch's layer defaults
     # --- actor-critic (eq. 8-10) ---
     ac_hidden_dim: int = 256  # hidden units of actor and critics
@@ -247,7 +251,8 @@ class Config:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ["init_steps", "pretrain_steps", "eval_episodes", "action_repeat", "threads", "seed", "encode_chunk"]:
+        for name in ["init_steps", "pretrain_steps", "eval_episodes", "action_repeat", "threads", "seed", "encode_chunk",
+                     "reward_std_min"]:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.discrete_target_entropy_scale <= 1:

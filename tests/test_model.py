@@ -78,6 +78,27 @@ def test_model_loss_terms_equal_torch_distributions_by_hand():
     torch.testing.assert_close(terms["model_loss"], -(terms["image_ll"] + terms["reward_ll"] - terms["kl"]))
 
 
+def test_reward_std_min_floors_the_reward_models_std_and_is_off_by_default():
+    torch.manual_seed(0)
+    config = tiny_config()
+    assert config.reward_std_min == 0.0  # the paper's learned std
+    batch = filled_replay().sample(4)
+    images = batch.images.float() / 255
+    model = SlacModel(2, config)
+    floored = SlacModel(2, tiny_config(reward_std_min=1.0))
+    floored.load_state_dict(model.state_dict())  # the same weights, and the same checkpoint format
+    latents = model.posterior(model.encode(images), batch.actions, batch.resets)
+    plain = model.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)
+    terms = floored.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)
+    z = latents.z
+    r_mean, r_std = model.reward(torch.cat([z[:, :-1], batch.actions, z[:, 1:]], -1))
+    assert (r_std < 1.0).any()  # the floor binds somewhere
+    reward_ll = Normal(r_mean.squeeze(-1), r_std.squeeze(-1).clamp(min=1.0)).log_prob(batch.rewards)
+    torch.testing.assert_close(terms["reward_ll"], (reward_ll * batch.mask).sum(1).mean())
+    torch.testing.assert_close(terms["image_ll"], plain["image_ll"])
+    assert not torch.allclose(terms["reward_ll"], plain["reward_ll"])
+
+
 def test_padded_positions_use_the_first_step_distributions():
     torch.manual_seed(0)
     model = SlacModel(2, tiny_config())

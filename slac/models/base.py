@@ -40,6 +40,7 @@ class LatentModel(nn.Module):
         self.action_dim = action_dim
         self.encoder = Encoder(config.encoder_depth, config.feature_dim)
         self.decoder_std = config.decoder_var**0.5
+        self.reward_std_min = getattr(config, "reward_std_min", 0.0)
         self.hidden_dim = config.hidden_dim
         self.config = config
         self.bf16 = getattr(config, "precision", "fp32") == "bf16"  # convolutions in bfloat16 (opt-in)
@@ -113,6 +114,8 @@ class LatentModel(nn.Module):
         image_mean = self.decode(z)  # (B, T+1, 3, 64, 64)
         image_ll = image_log_likelihood(images, image_mean, self.decoder_std)  # (B, T+1)
         reward_mean, reward_std = self.reward(z[:, :-1], actions, z[:, 1:])  # (B, T, 1)
+        if self.reward_std_min:  # the `reward_std_min` deviation (off by default)
+            reward_std = reward_std.clamp(min=self.reward_std_min)
         reward_ll = gaussian_log_prob(rewards, reward_mean.squeeze(-1), reward_std.squeeze(-1))
         kl = self.latent_cost(latents, frame_mask)  # (B, T+1)
         image_ll = (image_ll * frame_mask).sum(1).mean()
