@@ -156,6 +156,15 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_fork(args) -> int:
+    from slac.run.fork import fork_run
+
+    checkpoint = fork_run(args.run_dir, args.out, args.at)
+    print(f"{args.out}: {args.run_dir} as it stood at env step {args.at} ({checkpoint.name}). Continue it with: "
+          f"slac train --resume {args.out} [key=value ...]  (the overrides are the fork's only difference)")
+    return 0
+
+
 def cmd_quickstart(args) -> int:
     """SLAC on toy/reach with small networks; compares with a random policy; writes a curve."""
     import time
@@ -310,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
     p.add_argument("--check", action="store_true", help="run the ONNX graph in ONNX Runtime against PyTorch")
     p.add_argument("--checkpoint", help="a checkpoint file instead of the run's latest")
+    p = sub.add_parser("fork", help="copy a run as it stood at one of its checkpoints, to continue it apart "
+                                    "(then slac train --resume OUT key=value)")
+    p.add_argument("run_dir")
+    p.add_argument("--at", type=int, required=True, metavar="ENV_STEP",
+                   help="env step of a kept evaluation checkpoint (keep_eval_checkpoints=true) or a regular one")
+    p.add_argument("--out", required=True, help="the new run directory (must not exist, or be empty)")
     p = sub.add_parser("sweep", help="run tasks x seeds on Ray (local or a cluster); --status DIR shows progress")
     p.add_argument("--tasks", help="comma-separated task names")
     p.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5")
@@ -376,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, "tasks": cmd_tasks,
             "presets": cmd_presets, "reproduce": cmd_reproduce, "plot": cmd_plot,
             "bench": cmd_bench, "visualize": cmd_visualize, "export": cmd_export,
-            "sweep": cmd_sweep}
+            "sweep": cmd_sweep, "fork": cmd_fork}
 
 
 def main(argv: list[str] | None = None) -> int:

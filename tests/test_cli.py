@@ -121,3 +121,25 @@ def test_bench_prints_every_timing_and_a_flop_count_as_json(capsys):
     # The small preset's encoder is 3.1 MFLOP per image: its forward pass over 4 x 9 images alone is 0.11 GFLOP.
     assert result["gflop_per_iteration"] > 0.11
     assert result["gflop_per_s"] == pytest.approx(result["gflop_per_iteration"] / result["iteration_s"], rel=0.05)
+
+
+def test_fork_copies_a_run_at_an_evaluation_checkpoint_and_resuming_it_repeats_the_run(tmp_path, capsys):
+    original, fork = tmp_path / "run", tmp_path / "fork"
+    SLAC(run_dir=original, **{**TINY, "keep_eval_checkpoints": True, "keep_checkpoints": 1}).learn(100, progress=False)
+    before = {p: p.read_bytes() for p in original.rglob("*") if p.is_file() and "tb" not in p.parts}
+    assert main(["fork", str(original), "--at", "50", "--out", str(fork)]) == 0
+    assert f"slac train --resume {fork}" in capsys.readouterr().out
+    assert [p.name for p in (fork / "checkpoints").iterdir()] == ["step_000000050.pt"]
+    assert main(["train", "--resume", str(fork), "--steps", "100", "--no-progress"]) == 0
+    volatile = {"steps_per_s", "wall_time_s"}
+    for name in ("eval.csv", "metrics.csv"):  # the evaluation at 50 repeats, then every row as the original's
+        assert [{k: v for k, v in row.items() if k not in volatile} for row in read_csv(fork / name)] == [
+            {k: v for k, v in row.items() if k not in volatile} for row in read_csv(original / name)]
+    assert "# forked from" in (fork / "commands.txt").read_text()
+    assert before == {p: p.read_bytes() for p in before}  # the original is only read
+
+    capsys.readouterr()
+    assert main(["fork", str(original), "--at", "75", "--out", str(tmp_path / "other")]) == 2
+    assert "no checkpoint at env step 75; checkpoints at env steps: 0, 50, 100" in capsys.readouterr().err
+    assert main(["fork", str(original), "--at", "50", "--out", str(fork)]) == 2
+    assert "not empty" in capsys.readouterr().err
