@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from slac.common.checkpoint import list_checkpoints, load_checkpoint
+from slac.common.checkpoint import NAME, list_checkpoints, load_checkpoint
 from slac.errors import SlacError
 from slac.run.checks import replay_check
 
@@ -25,7 +25,7 @@ def checkpoint_at(run_dir: Path, env_step: int) -> Path:
     for path in (run_dir / "checkpoints" / "evaluations" / name, run_dir / "checkpoints" / name):
         if path.is_file():
             return path
-    steps = sorted({int(p.stem.split("_")[1]) for p in available_checkpoints(run_dir)})
+    steps = sorted({int(NAME.match(p.name).group(1)) for p in available_checkpoints(run_dir)})
     listed = ", ".join(str(s) for s in steps) if steps else "none"
     raise SlacError(f"{run_dir}: no checkpoint at env step {env_step}; checkpoints at env steps: {listed}")
 
@@ -33,7 +33,7 @@ def checkpoint_at(run_dir: Path, env_step: int) -> Path:
 def available_checkpoints(run_dir: Path) -> list[Path]:
     """Regular and kept evaluation checkpoints of a run."""
     evaluations = run_dir / "checkpoints" / "evaluations"
-    kept = sorted(evaluations.glob("step_*.pt")) if evaluations.is_dir() else []
+    kept = [p for p in evaluations.iterdir() if NAME.match(p.name)] if evaluations.is_dir() else []
     return [*list_checkpoints(run_dir), *kept]
 
 
@@ -56,8 +56,6 @@ def fork_run(run_dir: str | Path, out_dir: str | Path, env_step: int) -> Path:
         raise SlacError(f"{run_dir}: not a run directory (no config.json)")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise SlacError(f"{out_dir}: exists and is not empty; a fork goes into a new directory")
-    if out_dir.resolve() == run_dir.resolve():
-        raise SlacError("a fork goes into a new directory, not the run's own")
     checkpoint = checkpoint_at(run_dir, env_step)
     _, meta = load_checkpoint(checkpoint)  # a damaged or foreign file is refused here, before anything is copied
     replay_check(run_dir)(meta)  # and so is a replay that no longer holds the checkpoint's frames
@@ -71,7 +69,7 @@ def fork_run(run_dir: str | Path, out_dir: str | Path, env_step: int) -> Path:
             copy_sparse(path, out_dir / "replay" / path.name)
     replay_check(out_dir)(meta)  # the copy holds them too (the original may be a live run, still writing)
     target = out_dir / "checkpoints" / f"step_{env_step:09d}.pt"
-    shutil.copy2(checkpoint, target)
+    shutil.copy2(checkpoint, target)  # last: a fork cut short holds no checkpoint, so --resume refuses it
     history = (run_dir / "commands.txt").read_text() if (run_dir / "commands.txt").is_file() else ""
     (out_dir / "commands.txt").write_text(f"{history}# forked from {run_dir.resolve()} at env step {env_step} "
                                           f"({checkpoint.relative_to(run_dir)})\n")
