@@ -46,6 +46,25 @@ def test_a_baseline_trains_checkpoints_resumes_exactly_and_evaluates(agent, tmp_
     assert main(["eval", str(tmp_path / "whole"), "--episodes", "1"]) == 0
 
 
+def test_a_dm_control_run_stopped_mid_episode_resumes_exactly(tmp_path):
+    """The checkpoint holds MuJoCo's state, the suite's step count and the task's random state, so a
+    dm_control episode continues where it stopped (and ends at its time limit), row for row."""
+    changes = {"task": "dmc/ball_in_cup-catch", "action_repeat": 8, "init_steps": 160, "steps": 1600,
+               "eval_interval": 800, "checkpoint_interval": 800}  # 125-agent-step episodes
+    whole = sac_run("sac-state", tmp_path / "whole", **changes).learn(progress=False)
+    whole.close()
+    first = sac_run("sac-state", tmp_path / "split", **changes)
+    first.learn(600, progress=False)
+    first.close()
+    resumed = SLAC.load(tmp_path / "split")
+    assert resumed.counters["env_steps"] == 600 and resumed.counters["in_episode"]
+    resumed.learn(progress=False)
+    resumed.close()
+    assert rows(tmp_path / "split" / "metrics.csv") == rows(tmp_path / "whole" / "metrics.csv")
+    assert rows(tmp_path / "split" / "eval.csv") == rows(tmp_path / "whole" / "eval.csv")
+    assert whole.counters["episodes"] == resumed.counters["episodes"] == 1
+
+
 class StateOnlyEnv(gym.Env):
     """A 1-D task whose render raises: an agent that renders a frame fails on it."""
 
