@@ -46,11 +46,13 @@ def test_a_baseline_trains_checkpoints_resumes_exactly_and_evaluates(agent, tmp_
     assert main(["eval", str(tmp_path / "whole"), "--episodes", "1"]) == 0
 
 
-def test_a_dm_control_run_stopped_mid_episode_resumes_exactly(tmp_path):
-    """The checkpoint holds MuJoCo's state, the suite's step count and the task's random state, so a
-    dm_control episode continues where it stopped (and ends at its time limit), row for row."""
-    changes = {"task": "dmc/ball_in_cup-catch", "action_repeat": 8, "init_steps": 160, "steps": 1600,
-               "eval_interval": 800, "checkpoint_interval": 800}  # 125-agent-step episodes
+@pytest.mark.parametrize("task", ["dmc/ball_in_cup-catch", "gym/HalfCheetah-v5"])
+def test_a_mujoco_run_stopped_mid_episode_resumes_exactly(task, tmp_path):
+    """The checkpoint holds MuJoCo's state, the step count toward the time limit and the task's random
+    state, so a dm_control or Gymnasium MuJoCo episode continues where it stopped (and ends at its time
+    limit, 1,000 env steps), row for row."""
+    changes = {"task": task, "action_repeat": 8, "init_steps": 480, "steps": 1200,
+               "eval_interval": 1200, "checkpoint_interval": 1200}  # 125-agent-step episodes
     whole = sac_run("sac-state", tmp_path / "whole", **changes).learn(progress=False)
     whole.close()
     first = sac_run("sac-state", tmp_path / "split", **changes)

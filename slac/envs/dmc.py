@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 
 from slac.envs.rendering import import_dm_control_suite, renderer_error, set_rendering
+from slac.envs.state import mujoco_state, set_mujoco_state
 from slac.errors import TaskError
 
 
@@ -72,33 +73,18 @@ class DMCEnv(gym.Env):
 
     def get_state(self) -> dict:
         """Everything needed to continue the episode exactly (JSON-serialisable): MuJoCo's integration
-        state (time, positions, velocities, controls, the solver's warm start), the suite's step count
-        and the task's random state. Restore it after a `reset` with the episode's seed, which redoes
-        what a task sets in the model at the episode's start (reacher's target, for one)."""
-        import mujoco
-
-        model, data = self._physics.model.ptr, self._physics.data.ptr
-        kind = mujoco.mjtState.mjSTATE_INTEGRATION
-        physics = np.empty(mujoco.mj_stateSize(model, kind), np.float64)
-        mujoco.mj_getState(model, data, physics, kind)
+        state, the suite's step count and the task's random state. Restore it after a `reset` with
+        the episode's seed, which redoes what a task sets in the model at the start (reacher's target)."""
         name, keys, position, has_gauss, cached_gaussian = self._env.task.random.get_state()
         return {
-            "physics": physics.tolist(), "step_count": int(self._env._step_count),
+            "physics": mujoco_state(self._physics.model.ptr, self._physics.data.ptr),
+            "step_count": int(self._env._step_count),
             "task_random": [name, keys.tolist(), int(position), int(has_gauss), float(cached_gaussian)],
         }
 
     def set_state(self, state: dict) -> None:
         """Continue an episode from `get_state`'s output (after a `reset`)."""
-        import mujoco
-
-        model, data = self._physics.model.ptr, self._physics.data.ptr
-        kind = mujoco.mjtState.mjSTATE_INTEGRATION
-        physics = np.asarray(state["physics"], np.float64)
-        if physics.shape != (mujoco.mj_stateSize(model, kind),):
-            raise ValueError(f"the saved MuJoCo state has {physics.size} numbers; this task's has "
-                             f"{mujoco.mj_stateSize(model, kind)}")
-        mujoco.mj_setState(model, data, physics, kind)
-        self._physics.forward()  # positions and velocities up to date, as after a step
+        set_mujoco_state(self._physics.model.ptr, self._physics.data.ptr, state["physics"])
         self._env._step_count = int(state["step_count"])
         name, keys, position, has_gauss, cached_gaussian = state["task_random"]
         self._env.task.random.set_state((name, np.asarray(keys, np.uint32), position, has_gauss, cached_gaussian))

@@ -2,7 +2,7 @@
 
 The checkpoint holds the networks, optimisers, RNG states, counters, the replay's write position
 (its frames stay in the run's `replay/` files) and, where the env can give it, the env's state
-mid-episode; restoring all of it makes a resumed run continue exactly where it stopped.
+mid-episode (`slac.envs.state`); restoring all of it makes a resumed run continue exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from slac.agents.base import ActorCriticAgent
 from slac.common.checkpoint import latest_good_checkpoint, load_checkpoint
 from slac.common.host import resolve_device
 from slac.config import Config
+from slac.envs.state import can_restore, episode_state, restore_episode
 from slac.errors import CheckpointError
 from slac.policy.history import HistoryPolicy
 from slac.replay import SequenceReplay
@@ -60,8 +61,7 @@ def capture(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
         tensors["drift_probe"] = probe_outputs
     if run.device.type == "cuda":
         tensors["cuda_rng"] = torch.cuda.get_rng_state(run.device)
-    unwrapped = run.env.unwrapped
-    in_episode_state = unwrapped.get_state() if run.counters["in_episode"] and hasattr(unwrapped, "get_state") else None
+    in_episode_state = episode_state(run.env) if run.counters["in_episode"] else None
     meta = {
         "config": run.config.to_dict(), "counters": dict(run.counters), "last_eval": run.last_eval,
         "model_version": run.agent.model_version, "action_dim": run.action_dim, "discrete": run.agent.discrete,
@@ -112,12 +112,11 @@ def restore(run: Run, tensors: dict[str, Any], meta: dict[str, Any], replay: boo
 
 def continue_episode(run: Run, env_state: dict | None) -> None:
     """Restore the env mid-episode where it can be, else start a new episode on the next step."""
-    unwrapped = run.env.unwrapped
-    if env_state is None or not hasattr(unwrapped, "set_state"):
+    if env_state is None or not can_restore(run.env):
         run.counters["in_episode"] = False
         return
     run.env.reset(seed=episode_seed(run.config.seed, TRAIN_EPISODES, run.counters["episodes"]))
-    unwrapped.set_state(env_state)
+    restore_episode(run.env, env_state)
     window = run.replay.gather(np.array([run.replay.total - 1]))
     run.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy(),
                                   real_frames=int(window.frame_mask[0, 1:].sum()))
