@@ -93,12 +93,13 @@ def test_iqm_is_scipys_25_percent_trimmed_mean(values):
     assert iqm(np.array(values)) == pytest.approx(trim_mean(np.array(values), 0.25), rel=1e-9, abs=1e-6)
 
 
-def fake_run(root, name, task, finals, curve=None):
+def fake_run(root, name, task, finals, curve=None, seed=None):
     """A run directory with config.json and an eval.csv whose last row holds `finals`' return (or
     the rows of `curve`: env step -> return)."""
     run_dir = root / name
     run_dir.mkdir()
-    (run_dir / "config.json").write_text(json.dumps({"task": task, "model": "slac"}))
+    config = {"task": task, "model": "slac"} | ({} if seed is None else {"seed": seed})
+    (run_dir / "config.json").write_text(json.dumps(config))
     log = CSVLog(run_dir / "eval.csv", EVAL_FIELDS)
     for step, value in (curve or {0: 0.0, 1000: finals}).items():
         log.write({"env_step": step, "return_stochastic": value, "return_deterministic": value})
@@ -153,3 +154,19 @@ def test_panels_of_several_paper_tasks_each_get_the_authors_curve(tmp_path):
     out = tmp_path / "two.png"
     assert main(["plot", *map(str, runs), "--reference", "paper", "--out", str(out)]) == 0
     assert imageio.imread(out).shape[:2] == (380, 1000)  # two panels
+
+
+def test_runs_that_share_a_seed_are_counted_as_runs_of_fewer_seeds(tmp_path, monkeypatch):
+    runs = [fake_run(tmp_path, name, "dmc/ball_in_cup-catch", 500.0, seed=seed) for name, seed in
+            [("s1", 1), ("s1-run3", 1), ("s2", 2)]]
+    row = next(line for line in returns_table(group_runs(runs)).splitlines() if "ball_in_cup" in line)
+    assert row.startswith("| dmc/ball_in_cup-catch | slac | 3 runs of 2 seeds |")
+    row = next(line for line in returns_table(group_runs(runs[1:])).splitlines() if "ball_in_cup" in line)
+    assert row.startswith("| dmc/ball_in_cup-catch | slac | 2 |")
+
+    from matplotlib.axes import Axes
+
+    labels, plot = [], Axes.plot
+    monkeypatch.setattr(Axes, "plot", lambda ax, *a, **k: labels.append(k.get("label")) or plot(ax, *a, **k))
+    assert main(["plot", *map(str, runs), "--out", str(tmp_path / "cup.png")]) == 0
+    assert "slac (3 runs of 2 seeds)" in labels

@@ -61,6 +61,14 @@ def group_runs(run_dirs: list[Path]) -> Groups:
     return groups
 
 
+def runs_of_seeds(run_dirs: list[Path]) -> str:
+    """'3', or '3 runs of 2 seeds' when runs share a seed (a seed restarted that parted from its
+    first run: the same pretraining, another RL trajectory); a run without a seed counts as one."""
+    seeds = [read_config(run_dir).get("seed") for run_dir in run_dirs]
+    distinct = len({s for s in seeds if s is not None}) + sum(s is None for s in seeds)
+    return str(len(seeds)) if distinct == len(seeds) else f"{len(seeds)} runs of {distinct} seeds"
+
+
 def metric_source(metric: str) -> tuple[str, str]:
     """The CSV file that holds `metric` and the column its curve is drawn against: an evaluation
     column against env steps (eval.csv), a training column (metrics.csv: losses, log-likelihoods,
@@ -181,7 +189,8 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
             curves = seed_curves(run_dirs, metric)
             steps, values = common_values(curves)
             mean, low, high = band(values, interval)
-            (line,) = ax.plot(steps, mean, label=f"{variant} ({len(run_dirs)} seeds)")
+            count = runs_of_seeds(run_dirs)
+            (line,) = ax.plot(steps, mean, label=f"{variant} ({count} seeds)" if count.isdigit() else f"{variant} ({count})")
             ax.fill_between(steps, low, high, alpha=0.25)
             for i, (xs, ys) in enumerate(seed_tails(curves, steps) if len(curves) > 1 else []):
                 ax.plot(xs, ys, color=line.get_color(), linewidth=1, linestyle="--",
@@ -235,7 +244,7 @@ def returns_table(groups: Groups, metric: str = "return_stochastic") -> str:
             steps, values = common_values(curves)
             final = len(steps) - 1 if len(steps) else None
             final_cell = "-" if final is None else f"{_cell(values, steps, final)} ({steps[final]})"
-            cells = [task, variant, str(len(run_dirs)), final_cell]
+            cells = [task, variant, runs_of_seeds(run_dirs), final_cell]
             paper = {r["env_step"]: r for r in _paper(task, run_dirs)}
             for m in MILESTONES:
                 cells.append(_cell(values, steps, _at(steps, m) if len(steps) and steps.max() >= m else None, m))
