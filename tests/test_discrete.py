@@ -180,3 +180,22 @@ def test_atari_games_are_discrete_pixel_tasks_that_count_frames():
         make_env("atari/Pongg")
     run = SLAC("atari/Pong", run_dir=None, **{k: v for k, v in TINY.items() if k != "task"})
     assert run.discrete and run.config.resolved_action_repeat() == 4 and run.config.steps == 400_000
+
+
+def test_an_atari_episode_saved_mid_way_continues_exactly_in_a_new_env():
+    pytest.importorskip("ale_py")
+    import json
+
+    from slac.envs.state import episode_state, restore_episode
+
+    actions = np.eye(6, dtype=np.float32)[np.random.default_rng(0).integers(0, 6, 80)]
+    first = make_env("atari/Pong", seed=3, sticky_actions=0.25)  # sticky actions draw on the emulator's RNG
+    for action in actions[:40]:
+        first.step(action)
+    state = json.loads(json.dumps(episode_state(first)))  # as a checkpoint stores it
+    expected = [first.step(action) for action in actions[40:]]
+    second = make_env("atari/Pong", seed=3, sticky_actions=0.25)
+    restore_episode(second, state)
+    for (obs, reward, *_), (want_obs, want_reward, *_) in zip((second.step(a) for a in actions[40:]), expected):
+        np.testing.assert_array_equal(obs, want_obs)
+        assert reward == want_reward

@@ -2,13 +2,15 @@
 continue its episode exactly instead of starting a new one.
 
 Three kinds of env can give it: one with `get_state`/`set_state` of its own (the toy tasks,
-dm_control), a Gymnasium MuJoCo env (MuJoCo's integration state and the env's random state), and
-either of those behind Gymnasium's `TimeLimit` (its step count). Other envs (Atari, a user's own)
-give None, and a resumed run starts a new episode.
+dm_control), a Gymnasium MuJoCo env (MuJoCo's integration state and the env's random state) and an
+Atari game (the emulator's state with its random state, ale-py's `cloneState`), each also behind
+Gymnasium's `TimeLimit` (its step count). Other envs (a user's own without those methods) give None,
+and a resumed run starts a new episode.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import gymnasium as gym
@@ -46,6 +48,10 @@ def _is_gym_mujoco(env: gym.Env) -> bool:
     return isinstance(env, MujocoEnv)
 
 
+def _is_atari(env: gym.Env) -> bool:
+    return hasattr(env, "ale") and hasattr(env.ale, "cloneState")
+
+
 def _time_limit(env: gym.Env) -> gym.wrappers.TimeLimit | None:
     while isinstance(env, gym.Wrapper):
         if isinstance(env, gym.wrappers.TimeLimit):
@@ -61,6 +67,10 @@ def episode_state(env: gym.Env) -> dict | None:
         state: dict = {"kind": "own", "state": unwrapped.get_state()}
     elif _is_gym_mujoco(unwrapped):
         state = {"kind": "gym_mujoco", "mujoco": mujoco_state(unwrapped.model, unwrapped.data),
+                 "np_random": unwrapped.np_random.bit_generator.state}
+    elif _is_atari(unwrapped):
+        emulator = unwrapped.ale.cloneState(include_rng=True).serialize()
+        state = {"kind": "ale", "ale": base64.b64encode(emulator).decode("ascii"),
                  "np_random": unwrapped.np_random.bit_generator.state}
     else:
         return None
@@ -83,6 +93,11 @@ def restore_episode(env: gym.Env, state: dict) -> None:
     elif kind == "gym_mujoco":
         set_mujoco_state(unwrapped.model, unwrapped.data, state["mujoco"])
         unwrapped.np_random.bit_generator.state = state["np_random"]
+    elif kind == "ale":
+        import ale_py
+
+        unwrapped.ale.restoreState(ale_py.ALEState(base64.b64decode(state["ale"])))
+        unwrapped.np_random.bit_generator.state = state["np_random"]
     else:
         raise ValueError(f"unknown kind of saved env state {kind!r}")
     limit = _time_limit(env)
@@ -93,4 +108,4 @@ def restore_episode(env: gym.Env, state: dict) -> None:
 def can_restore(env: gym.Env) -> bool:
     """Whether `restore_episode` can put a saved episode back into `env`."""
     unwrapped = env.unwrapped
-    return hasattr(unwrapped, "set_state") or _is_gym_mujoco(unwrapped)
+    return hasattr(unwrapped, "set_state") or _is_gym_mujoco(unwrapped) or _is_atari(unwrapped)
