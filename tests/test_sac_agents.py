@@ -67,6 +67,22 @@ def test_a_mujoco_run_stopped_mid_episode_resumes_exactly(task, tmp_path):
     assert whole.counters["episodes"] == resumed.counters["episodes"] == 1
 
 
+def test_an_episode_state_that_cannot_be_restored_starts_a_new_episode_with_a_warning(tmp_path, monkeypatch):
+    first = sac_run("sac-state", tmp_path / "r", task="dmc/ball_in_cup-catch", action_repeat=8, init_steps=160)
+    first.learn(600, progress=False)
+    first.close()
+
+    def other_mujoco(env, state):
+        raise ValueError("the saved MuJoCo state has 37 numbers; this model's has 40")
+
+    monkeypatch.setattr("slac.run.state.restore_episode", other_mujoco)
+    with pytest.warns(UserWarning, match="37 numbers.*a new episode begins"):
+        resumed = SLAC.load(tmp_path / "r")
+    assert resumed.counters["env_steps"] == 600 and not resumed.counters["in_episode"]
+    resumed.learn(700, progress=False)
+    resumed.close()
+
+
 class StateOnlyEnv(gym.Env):
     """A 1-D task whose render raises: an agent that renders a frame fails on it."""
 

@@ -116,7 +116,12 @@ def continue_episode(run: Run, env_state: dict | None) -> None:
         run.counters["in_episode"] = False
         return
     run.env.reset(seed=episode_seed(run.config.seed, TRAIN_EPISODES, run.counters["episodes"]))
-    restore_episode(run.env, env_state)
+    try:
+        restore_episode(run.env, env_state)
+    except ValueError as error:  # e.g. a MuJoCo version whose state has another size
+        warnings.warn(f"the checkpoint's episode cannot be continued ({error}); a new episode begins", stacklevel=4)
+        run.counters["in_episode"] = False
+        return
     window = run.replay.gather(np.array([run.replay.total - 1]))
     run.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy(),
                                   real_frames=int(window.frame_mask[0, 1:].sum()))
