@@ -4,6 +4,7 @@ representation on a fixed probe batch."""
 import math
 
 import numpy as np
+import pytest
 import torch
 from helpers import TINY, filled_replay, tiny_config
 
@@ -91,3 +92,27 @@ def test_a_resumed_run_keeps_the_tensorboard_scalars_logged_at_its_checkpoints_e
     steps = [e.step for e in EventAccumulator(str(run.run_dir / "tb")).Reload().Scalars("train/kl")]
     assert steps == [int(r["env_step"]) for r in read_csv(run.run_dir / "metrics.csv") if r["phase"] == "train"]
     assert 60 in steps and steps[-1] == 80
+
+
+def test_reward_statistics_are_reduced_over_the_whole_interval_not_one_batch():
+    from slac.run.logging import IntervalExtremes
+
+    interval = IntervalExtremes()
+    for std_min, median, nll in [(0.3, 0.5, 2.0), (0.002, 0.4, 900.0), (0.2, 0.6, 1.0)]:
+        interval.add({"reward_std_min": torch.tensor(std_min), "reward_std_median": torch.tensor(median),
+                      "reward_nll_max": torch.tensor(nll), "reward_ll": torch.tensor(-1.0)})
+    taken = interval.take()
+    assert taken == pytest.approx({"reward_std_min": 0.002, "reward_std_median": 0.5, "reward_nll_max": 900.0})
+    assert interval.take() == {}  # a new interval starts empty
+    interval.add({"reward_nll_max": torch.tensor(3.0)})
+    assert interval.take() == {"reward_nll_max": 3.0}
+
+
+def test_every_row_of_a_run_logs_the_reward_models_std_and_worst_nll(tmp_path):
+    run = SLAC(run_dir=tmp_path / "r", **TINY)
+    run.learn(120, progress=False)
+    rows = read_csv(tmp_path / "r" / "metrics.csv")
+    assert {row["phase"] for row in rows} == {"pretrain", "train"}
+    for row in rows:
+        assert 0 < row["reward_std_min"] <= row["reward_std_median"]
+        assert math.isfinite(row["reward_nll_max"])

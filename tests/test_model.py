@@ -131,3 +131,41 @@ def test_model_loss_decreases_on_a_fixed_batch():
         loss().backward()
         optimizer.step()
     assert loss().item() < 0.8 * first
+
+
+def test_reward_model_stats_read_the_real_steps_of_a_batch_by_hand():
+    """The smallest and median predicted reward std and the worst per-step reward NLL of one batch,
+    over its real steps only: a padded step with a tiny std or a huge NLL is never counted."""
+    from slac.models.base import reward_model_stats
+
+    std = torch.tensor([[0.5, 0.001, 0.2, 0.3], [0.4, 0.1, 0.6, 0.7]])
+    ll = torch.tensor([[-1.0, -900.0, 2.0, -3.0], [0.5, -7.5, 1.0, -2.0]])
+    mask = torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])  # the 0.001 / -900 step is padding
+    stats = reward_model_stats(std, ll, mask)
+    real_std = [0.5, 0.2, 0.3, 0.4, 0.1, 0.6, 0.7]
+    assert float(stats["reward_std_min"]) == pytest.approx(0.1)
+    assert float(stats["reward_std_median"]) == pytest.approx(sorted(real_std)[3])  # 0.4, the middle of seven
+    assert float(stats["reward_nll_max"]) == pytest.approx(7.5)
+
+
+def test_the_model_loss_reports_the_heads_own_std_and_the_floored_nll():
+    """With `reward_std_min` the std statistics stay the head's output (they show what it would do)
+    while the NLL is the loss's, floored."""
+    torch.manual_seed(0)
+    batch = filled_replay().sample(4)
+    images = batch.images.float() / 255
+    model = SlacModel(2, tiny_config())
+    floored = SlacModel(2, tiny_config(reward_std_min=1.0))
+    floored.load_state_dict(model.state_dict())
+    latents = model.posterior(model.encode(images), batch.actions, batch.resets)
+    plain = model.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)
+    terms = floored.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)
+    z = latents.z
+    r_mean, r_std = model.reward(torch.cat([z[:, :-1], batch.actions, z[:, 1:]], -1))
+    r_mean, r_std = r_mean.squeeze(-1).detach(), r_std.squeeze(-1).detach()
+    real = batch.mask > 0
+    assert float(terms["reward_std_min"]) == pytest.approx(float(r_std[real].min()))
+    assert float(plain["reward_std_min"]) == float(terms["reward_std_min"]) < 1.0
+    nll = -Normal(r_mean, r_std.clamp(min=1.0)).log_prob(batch.rewards)
+    assert float(terms["reward_nll_max"]) == pytest.approx(float(nll[real].max()), rel=1e-5)
+    assert float(plain["reward_nll_max"]) > float(terms["reward_nll_max"])

@@ -113,21 +113,38 @@ class LatentModel(nn.Module):
         z = latents.z
         image_mean = self.decode(z)  # (B, T+1, 3, 64, 64)
         image_ll = image_log_likelihood(images, image_mean, self.decoder_std)  # (B, T+1)
-        reward_mean, reward_std = self.reward(z[:, :-1], actions, z[:, 1:])  # (B, T, 1)
+        reward_mean, predicted_std = self.reward(z[:, :-1], actions, z[:, 1:])  # (B, T, 1)
+        reward_std = predicted_std
         if self.reward_std_min:  # the `reward_std_min` deviation (off by default)
             reward_std = reward_std.clamp(min=self.reward_std_min)
         reward_ll = gaussian_log_prob(rewards, reward_mean.squeeze(-1), reward_std.squeeze(-1))
         kl = self.latent_cost(latents, frame_mask)  # (B, T+1)
+        stats = reward_model_stats(predicted_std.squeeze(-1).detach(), reward_ll.detach(), mask)
         image_ll = (image_ll * frame_mask).sum(1).mean()
         reward_ll = (reward_ll * mask).sum(1).mean()
         kl = (kl * frame_mask).sum(1).mean()
-        return {"model_loss": -(image_ll + reward_ll - kl), "image_ll": image_ll, "reward_ll": reward_ll, "kl": kl}
+        return {"model_loss": -(image_ll + reward_ll - kl), "image_ll": image_ll, "reward_ll": reward_ll, "kl": kl,
+                **stats}
 
     def latent_cost(self, latents: Latents, frame_mask: torch.Tensor) -> torch.Tensor:
         """The latent term of eq. 7 per step, (B, T+1): KL(q(z1_t | .) || p(z1_t | .)), clipped below
         at `free_nats` when set. Masked by the caller."""
         kl = gaussian_kl(latents.post_mean, latents.post_std, latents.prior_mean, latents.prior_std)
         return kl.clamp(min=self.free_nats) if self.free_nats else kl
+
+
+def reward_model_stats(predicted_std: torch.Tensor, reward_ll: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What the reward model p(r_t | z_t, a_t, z_t+1) of eq. 7 does on one batch, over its real steps
+    (`mask`, (B, T)): the smallest and the median predicted std (the head's own output, before any
+    `reward_std_min` floor) and the worst per-step negative log-likelihood -log p(r_t | .) (with the
+    floor, as the loss sees it). Scalars, computed without a host sync; padding never counts."""
+    real = mask > 0
+    nan = torch.full_like(predicted_std, float("nan"))
+    return {
+        "reward_std_min": torch.where(real, predicted_std, torch.full_like(predicted_std, float("inf"))).amin(),
+        "reward_std_median": torch.where(real, predicted_std, nan).flatten().nanmedian(),
+        "reward_nll_max": torch.where(real, -reward_ll, torch.full_like(reward_ll, float("-inf"))).amax(),
+    }
 
 
 def sample(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from slac.common.files import write_text_atomic
 
 TRAIN_FIELDS = [
@@ -16,11 +18,37 @@ TRAIN_FIELDS = [
     "model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
     "alpha", "entropy", "entropy_gaussian", "entropy_tanh", "log_std", "saturation", "q1", "q2", "target_q",
     "drift_features", "drift_latents", "drift_reward", "drift_q",
+    "reward_std_min", "reward_std_median", "reward_nll_max",
 ]
 EVAL_FIELDS = [
     "env_step", "agent_step", "update", "return_stochastic", "return_stochastic_std",
     "return_deterministic", "return_deterministic_std", "episodes", "wall_time_s",
 ]
+
+
+class IntervalExtremes:
+    """Reward-model statistics over every update of a log interval, not one batch's: the smallest
+    predicted reward std of the interval (`reward_std_min`), the median of its batches' medians
+    (`reward_std_median`) and the worst per-step reward negative log-likelihood (`reward_nll_max`),
+    each batch's value computed by slac.models.base.reward_model_stats. `add` keeps the tensors
+    (no host sync per update); `take` reduces them, once per logged row, and starts a new interval."""
+
+    REDUCE = {"reward_std_min": torch.amin, "reward_std_median": torch.median, "reward_nll_max": torch.amax}
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[torch.Tensor]] = {name: [] for name in self.REDUCE}
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        for name, values in self.values.items():
+            if name in terms:
+                values.append(terms[name])
+
+    def take(self) -> dict[str, float]:
+        """The interval's statistics (only those its updates reported), then an empty interval."""
+        out = {name: float(self.REDUCE[name](torch.stack(values))) for name, values in self.values.items() if values}
+        for values in self.values.values():
+            values.clear()
+        return out
 
 
 def logged_before(counters: dict[str, int]) -> Callable[[dict[str, str]], bool]:

@@ -57,7 +57,7 @@ from slac.run.evaluation import (
     record_sequence,
     run_episodes,
 )
-from slac.run.logging import RunLogger
+from slac.run.logging import IntervalExtremes, RunLogger
 from slac.run.tracking import start_wandb
 from slac.run.visualize import model_rollouts, rollout_grid, write_video
 
@@ -125,6 +125,7 @@ class SLAC:
         self.rng = np.random.default_rng(episode_seed(config.seed, TRAINER, 0))
         self.policy_state = HistoryPolicy(self.agent)
         self.drift = DriftProbe(config.seed)
+        self.interval_stats = IntervalExtremes()  # the reward model's extremes over each log interval
         self.counters = {
             "env_steps": 0, "agent_steps": 0, "updates": 0, "pretrain_updates": 0, "episodes": 0,
             "episode_return": 0.0, "in_episode": False, "next_eval": 0, "next_checkpoint": config.checkpoint_interval,
@@ -273,6 +274,7 @@ class SLAC:
                 if learning:
                     for _ in range(config.updates_per_step):
                         terms = self.agent.update(self.replay.sample(config.ac_batch))
+                        self.interval_stats.add(terms)
                         c["updates"] += 1
                         if c["updates"] % config.log_interval == 0:
                             now = time.perf_counter()
@@ -339,6 +341,7 @@ class SLAC:
                    disable=not progress, leave=False, dynamic_ncols=True, mininterval=_bar_interval())
         while c["pretrain_updates"] < config.pretrain_steps and not self._stop:
             terms = self.agent.update(self.replay.sample(config.model_batch), model_only=True)
+            self.interval_stats.add(terms)
             c["pretrain_updates"] += 1
             bar.update(1)
             if c["pretrain_updates"] % config.log_interval == 0 or c["pretrain_updates"] == config.pretrain_steps:
@@ -387,6 +390,7 @@ class SLAC:
                "update": c["updates"] if phase == "train" else c["pretrain_updates"],
                "steps_per_s": rate, "train_return": c["last_train_return"]}
         row.update({k: float(v) for k, v in terms.items() if k in TRAIN_METRICS})
+        row.update(self.interval_stats.take())
         if phase == "train":
             row.update(self.drift.measure(self.agent, self.replay))
         self._logger.log("train", row)
