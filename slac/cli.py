@@ -229,6 +229,24 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from slac.tools.compare import compare, plot_comparison, report
+
+    comparisons = compare(args.run_dirs, metric=args.metric, reference=args.reference == "paper")
+    plot = plot_comparison(comparisons, args.plot) if args.plot else None
+    text = report(comparisons, at=args.at, plot=plot.name if plot and args.out else (str(plot) if plot else None))
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"report: {args.out}")
+    else:
+        print(text, end="")
+    if plot:
+        print(f"plot: {plot}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from slac.config import Config, parse_overrides
     from slac.run.trainer import resolve_device
@@ -373,6 +391,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="band: mean +- std over seeds, or a 95%% bootstrap interval of the mean")
     p.add_argument("--out", default="curves.png")
     p.add_argument("--table", help="markdown table of final, 100K and 500K returns (default: OUT with .md)")
+    p = sub.add_parser("compare", help="runs beside the authors' runs: one row per seed, the authors' range at "
+                       "every evaluation, ranks and a Mann-Whitney U test at one env step")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--reference", choices=["paper", "none"], default="paper")
+    p.add_argument("--at", type=int, default=100_000, help="env step of the ranks and the test (default 100000)")
+    p.add_argument("--metric", default="return_stochastic", help="an eval.csv column (default: the stochastic policy's return)")
+    p.add_argument("--out", help="write the markdown report here (default: print it)")
+    p.add_argument("--plot", help="also draw the runs over the authors' range into this image")
     p = sub.add_parser("bench", help="time the update and a training iteration at the paper's sizes (JSON last line)")
     p.add_argument("--preset", default="paper", help="network sizes: paper (default) or small")
     p.add_argument("--precision", choices=["fp32", "bf16"], help="bf16: convolutions in bfloat16 (default fp32)")
@@ -391,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, "tasks": cmd_tasks,
             "presets": cmd_presets, "reproduce": cmd_reproduce, "plot": cmd_plot,
             "bench": cmd_bench, "visualize": cmd_visualize, "export": cmd_export,
-            "sweep": cmd_sweep, "fork": cmd_fork}
+            "sweep": cmd_sweep, "fork": cmd_fork, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

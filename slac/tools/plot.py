@@ -21,7 +21,7 @@ from slac.tools.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
 MILESTONES = (100_000, 500_000)
 # Switches that make a run a different variant when they differ from the paper's value.
 VARIANT_DEFAULTS = {"actor_input": "history", "critic_input": "latent", "augment": "none", "updates_per_step": 1,
-                    "precision": "fp32"}
+                    "precision": "fp32", "reward_std_min": 0.0}
 METRIC_ALIASES = {"eval_return": "return_stochastic", "eval_return_deterministic": "return_deterministic"}
 COUNTERS = ("env_step", "agent_step", "update", "phase")  # the CSVs' x values and labels, not metrics
 
@@ -45,10 +45,12 @@ def variant_of(config: dict) -> str:
         name, ignored = (f"{agent}+crop (DrQ-style)" if crop else agent), ("actor_input", "critic_input", "augment")
     switches = [f"{k}={config[k]}" for k, default in VARIANT_DEFAULTS.items()
                 if k in config and config[k] != default and k not in ignored]
-    # Pretraining, one of the paper's ablations, against the paper task's value (toy tasks have none).
-    paper_pretraining = TASK_PRESETS.get(config.get("task"), {}).get("pretrain_steps")
-    if agent == "slac" and paper_pretraining is not None and config.get("pretrain_steps", paper_pretraining) != paper_pretraining:
-        switches.append(f"pretrain_steps={config['pretrain_steps']}")
+    # Pretraining (one of the paper's ablations) and the decoder variance, against the paper task's
+    # values (toy tasks have none).
+    for key in ("pretrain_steps", "decoder_var"):
+        paper_value = TASK_PRESETS.get(config.get("task"), {}).get(key)
+        if agent == "slac" and paper_value is not None and config.get(key, paper_value) != paper_value:
+            switches.append(f"{key}={config[key]}")
     return ", ".join([name, *switches])
 
 

@@ -12,7 +12,8 @@ from slac.errors import TaskError
 
 @lru_cache(maxsize=1)
 def load_reference() -> list[dict]:
-    """Rows of task, action_repeat, decoder_var, env_step, return_mean, return_std, seeds."""
+    """Rows of task, action_repeat, decoder_var, env_step, return_mean, return_std, seeds, return_min,
+    return_max and `returns` (each of the authors' runs' return there, by their trial id)."""
     text = resources.files("slac.tools").joinpath("data/paper_slac_official.csv").read_text()
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     rows = []
@@ -20,7 +21,9 @@ def load_reference() -> list[dict]:
         rows.append({"task": row["task"], "action_repeat": int(row["action_repeat"]),
                      "decoder_var": float(row["decoder_var"]), "env_step": int(row["env_step"]),
                      "return_mean": float(row["return_mean"]), "return_std": float(row["return_std"]),
-                     "seeds": int(row["seeds"])})
+                     "seeds": int(row["seeds"]), "return_min": float(row["return_min"]),
+                     "return_max": float(row["return_max"]),
+                     "returns": tuple(float(v) for v in row["returns"].split(";"))})
     return rows
 
 
