@@ -253,8 +253,9 @@ def report(comparisons: list[Comparison], at: int = 100_000, plot: str | None = 
 
 # ---------------------------------------------------------------------------------------- plot
 def plot_comparison(comparisons: list[Comparison], out: str | Path) -> Path:
-    """A panel per task: each counted run as its own line (runs apart dotted, thinner), over the
-    authors' mean (dashed) with their [min, max] shaded; the legend beside the panels, clear of the curves."""
+    """A panel per task: each counted run as its own line (a colour per variant, a line style per run;
+    runs apart dotted, thinner), over the authors' mean (dashed black) with their [min, max] shaded;
+    the legend beside the panels, clear of the curves."""
     from slac.tools.plot import _pyplot
 
     plt = _pyplot()
@@ -263,13 +264,15 @@ def plot_comparison(comparisons: list[Comparison], out: str | Path) -> Path:
     for ax, task in zip(axes[0], tasks):
         last = 1
         group = [c for c in comparisons if c.task == task]
-        for comparison in group:
+        for colour, comparison in zip(itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"]), group):
+            styles = itertools.cycle([("-", "o"), ("--", "s"), ("-.", "^"), ((0, (5, 1, 1, 1)), "D")])
             for run in comparison.counted + comparison.apart:
                 steps = sorted(run.returns)
                 apart = run not in comparison.counted
+                linestyle, marker = (":", "") if apart else next(styles)
                 label = f"{comparison.variant}: {run.path.name}" + (" (apart)" if apart else "")
-                ax.plot(steps, [run.returns[s] for s in steps], marker="" if apart else "o", markersize=3,
-                        linestyle=":" if apart else "-", linewidth=1 if apart else 1.6, label=label)
+                ax.plot(steps, [run.returns[s] for s in steps], color=colour, marker=marker, markersize=3,
+                        linestyle=linestyle, linewidth=1 if apart else 1.6, label=label)
                 last = max(last, run.last_step, *steps)
         ref = next((c.reference for c in group if c.reference), {})
         if ref:
