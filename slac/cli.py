@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
-from slac.errors import SlacError
+from slac.errors import SlacError, SlacWarning
+
+_python_show_warning = warnings.showwarning
 
 
 def _train_parser(sub) -> None:
@@ -34,6 +37,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--preset", help="named preset: paper, small, quickstart (`slac presets`)")
     p.add_argument("--config", help="YAML or JSON file of config keys")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--run-dir already holds a run: move it aside to RUN_DIR.replaced-<time> (never deleted)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="any Config field, e.g. decoder_var=0.4")
 
@@ -65,15 +70,17 @@ def cmd_train(args) -> int:
     if args.resume:
         if args.task or args.config or args.preset:
             raise SlacError("--resume continues a run with its own config; give only --steps, --device or key=value")
+        if args.overwrite:
+            raise SlacError("--overwrite starts a new run in --run-dir; --resume continues the one in RUN_DIR: give one")
         run = SLAC.load(args.resume, **overrides)
         print(f"resuming {args.resume} at env step {run.counters['env_steps']}", file=sys.stderr)
     else:
         config = Config.build(task=args.task, preset=args.preset, file=args.config, overrides=overrides)
-        run = SLAC(config=config)
+        run = SLAC(config=config, on_existing="move" if args.overwrite else "refuse")
     print(f"run directory: {run.run_dir}", file=sys.stderr)
     _record_command(run.run_dir, args.argv)
     try:
-        run.learn(progress=not args.no_progress)
+        run.learn(progress=not args.no_progress, announce=True)
     finally:
         run.close()
     _print_eval(run)
@@ -93,10 +100,14 @@ def _record_command(run_dir: Path, argv: list[str]) -> None:
 
 
 def _print_eval(run) -> None:
+    """The run's last evaluation, at the env step it was made (a stopped run may have gone past it)."""
     if run.last_eval:
-        e = run.last_eval
-        print(f"eval at env step {run.counters['last_eval_step']}: return {e['return_stochastic']:.2f} "
-              f"+- {e['return_stochastic_std']:.2f} (stochastic), {e['return_deterministic']:.2f} (deterministic)")
+        e, c = run.last_eval, run.counters
+        where = f"last evaluation, at env step {c['last_eval_step']:,}"
+        if c["env_steps"] != c["last_eval_step"]:
+            where += f" (the run stopped at {c['env_steps']:,})"
+        print(f"{where}: return {e['return_stochastic']:.2f} +- {e['return_stochastic_std']:.2f} (stochastic), "
+              f"{e['return_deterministic']:.2f} (deterministic)")
 
 
 def cmd_eval(args) -> int:
@@ -111,7 +122,8 @@ def cmd_eval(args) -> int:
     returns = run.evaluate(args.episodes, deterministic=args.deterministic, record=frames,
                            view_size=args.side_by_side or None)
     mode = "deterministic" if args.deterministic else "stochastic"
-    print(json.dumps({"run": str(args.run_dir), "policy": mode, "episodes": args.episodes,
+    print(json.dumps({"run": str(args.run_dir), "checkpoint": str(run.checkpoint), "env_step": run.counters["env_steps"],
+                      "policy": mode, "episodes": args.episodes,
                       "return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
                       "returns": [round(float(r), 3) for r in returns]}))
     if args.video:
@@ -141,12 +153,18 @@ def cmd_visualize(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from slac.run.deploy import export_run
+    from slac.run.deploy import ONNX_TOLERANCE, check_export, export_run
     from slac.run.trainer import SLAC
 
+    if args.check and args.format != "onnx":
+        raise SlacError("--check compares an ONNX graph with PyTorch: it goes with --format onnx")
     run = SLAC.load(args.run_dir, device="cpu", replay=False, checkpoint=args.checkpoint)
     try:
-        out = export_run(run, args.out, args.format, card=args.card, opset=args.opset, check=args.check)
+        out = export_run(run, args.out, args.format, card=args.card, opset=args.opset)
+        if args.check:
+            difference = check_export(run, out)
+            print(f"check: ONNX Runtime's actions differ from PyTorch's by at most {difference:.2g} "
+                  f"(tolerance {ONNX_TOLERANCE:g})")
     finally:
         run.close()
     use = ("act with it in ONNX Runtime (examples/act_onnx.py)" if args.format == "onnx"
@@ -298,7 +316,7 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from slac.config import PRESETS, SUITE_PRESETS, TASK_PRESETS
+    from slac.config import FITTED_RULE, PRESETS, SUITE_PRESETS, TASK_PRESETS
 
     print("task presets (applied automatically for these tasks):")
     for task, values in TASK_PRESETS.items():
@@ -308,6 +326,7 @@ def cmd_presets(args) -> int:
     print("named presets (--preset NAME):")
     for name, values in PRESETS.items():
         print(f"  {name:12s} " + (", ".join(f"{k}={v}" for k, v in values.items()) or "the paper's defaults"))
+    print(FITTED_RULE)
     print("init_steps counts env steps (after action repeat), default 10000: the authors' published curves are\n"
           "already above random at 20,000 env steps, which 10,000 agent steps of random actions at repeat 4\n"
           "(their released code's setting) would not allow; init_steps=40000 at repeat 4 restores that setting.")
@@ -420,12 +439,23 @@ COMMANDS = {"train": cmd_train, "eval": cmd_eval, "quickstart": cmd_quickstart, 
             "sweep": cmd_sweep, "fork": cmd_fork, "compare": cmd_compare}
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """slac's own warnings as one line, `slac: warning: ...` (no source path or line); others as Python shows them."""
+    if issubclass(category, SlacWarning):
+        print(f"slac: warning: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SlacWarning)  # every occurrence: each names another file or step
+            warnings.showwarning = _show_warning
+            return COMMANDS[args.command](args)
     except SlacError as error:
         print(f"slac: error: {error}", file=sys.stderr)
         return 2

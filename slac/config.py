@@ -57,6 +57,24 @@ MODELS = ("slac", "partially-stochastic", "deterministic", "filtering", "vae", "
 
 # Named presets: network sizes and schedules that are not the paper's, for CPUs and tests.
 
+# Presets whose schedule fits the run's length (`fit_schedule`): a short run on them still learns.
+FITTED_PRESETS = ("small", "quickstart")
+FITTED_RULE = ("small, quickstart: random collection is at most a fifth of --steps, and model pretraining at most as many\n"
+               "updates as the agent steps that follow it (so a short run still makes updates and pretraining never\n"
+               "outweighs them); init_steps and pretrain_steps given explicitly are kept as given.")
+
+
+def fit_schedule(values: dict[str, Any], given: set[str], steps: int, action_repeat: int) -> dict[str, Any]:
+    """A fitted preset's schedule for a run of `steps` env steps (FITTED_RULE): `init_steps` at most
+    steps / 5 and `pretrain_steps` at most the agent steps after it, unless the user gave them."""
+    values = dict(values)
+    if "init_steps" not in given:
+        values["init_steps"] = min(values["init_steps"], steps // 5)
+    if "pretrain_steps" not in given:
+        values["pretrain_steps"] = min(values["pretrain_steps"], max(steps - values["init_steps"], 0) // action_repeat)
+    return values
+
+
 def default_action_repeat(task: str) -> int:
     """The paper's action repeat for a preset task, Atari's frame skip of 4, 1 otherwise."""
     if task.startswith("atari/"):
@@ -77,7 +95,7 @@ _SMALL: dict[str, Any] = {
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    "small": _SMALL,
+    "small": {**_SMALL, "init_steps": 1_000, "pretrain_steps": 2_000},
     # `small` on toy/reach with a short schedule: learns in minutes on 2 CPU cores. The paper's
     # decoder variance and alpha; a faster model learning rate and 2,000 pretraining updates
     # carry the encoder past the plateau before it sees the agent's disc.
@@ -207,15 +225,22 @@ class Config:
             if preset not in PRESETS:
                 raise ConfigError(f"unknown preset {preset!r}{_suggest(preset, PRESETS)}: expected one of {list(PRESETS)}")
             values.update(PRESETS[preset])
+        given: set[str] = set()  # keys the user set (a file, overrides), not a preset
         if file is not None:
-            values.update(load_config_file(file))
+            from_file = load_config_file(file)
+            values.update(from_file)
+            given.update(from_file)
         if isinstance(overrides, list):
             overrides = parse_overrides(overrides)
         values.update(overrides or {})
+        given.update(overrides or {})
         if task is not None:
             values["task"] = task
         task_name = values.get("task", cls.task)
         merged = {**task_preset(task_name), **values}
+        if preset in FITTED_PRESETS:
+            task_repeat = merged.get("action_repeat") or default_action_repeat(task_name)
+            merged = fit_schedule(merged, given, int(merged.get("steps", cls.steps)), int(task_repeat))
         if merged.get("agent", cls.agent) != "slac" and "pretrain_steps" not in (overrides or {}):
             merged["pretrain_steps"] = 0  # the SAC baselines have no model to pretrain (presets' values do not apply)
         return cls.from_dict(merged)

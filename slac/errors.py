@@ -26,3 +26,8 @@ class CheckpointError(SlacError, RuntimeError):
 
 class NumericalError(SlacError):
     """A loss became NaN or infinite: training stops before the bad gradient reaches the weights."""
+
+
+class SlacWarning(UserWarning):
+    """Something the user should know that does not stop the work (a damaged checkpoint set aside, a
+    plan that makes no update). The CLI prints these as one line, `slac: warning: ...`."""

@@ -14,6 +14,7 @@ import torch
 from helpers import TINY, built_once
 
 from slac.cli import main
+from slac.common.checkpoint import list_checkpoints, load_checkpoint
 from slac.policy.history import HistoryPolicy
 from slac.policy.onnx import OUTPUTS, onnx_metadata
 from slac.run.trainer import SLAC
@@ -172,6 +173,9 @@ def test_the_readmes_onnx_section_runs_line_by_line(tmp_path, monkeypatch):
     train = lines[0].split()[1:]
     train[train.index("--steps") + 1] = "120"
     assert main([*train, "--device", "cpu", "--no-progress", *tiny]) == 0
+    run_dir = Path(train[train.index("--run-dir") + 1])
+    trained = load_checkpoint(list_checkpoints(run_dir)[-1])[1]["counters"]
+    assert trained["pretrain_updates"] > 0 and trained["updates"] > 0  # the exported policy has learned something
     assert main(lines[1].split()[1:]) == 0
     assert (tmp_path / "deploy" / "README.md").is_file()
     command = lines[2].split()

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from slac.common.checkpoint import list_checkpoints, load_checkpoint
 from slac.common.host import cpu_has_native_bf16
 from slac.config import Config, parse_overrides
-from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError
+from slac.errors import CheckpointError, ConfigError, NumericalError, SlacError, SlacWarning
 from slac.run import checks
 from slac.run.logging import read_csv
 from slac.run.trainer import SLAC
@@ -121,9 +121,11 @@ def test_a_corrupted_checkpoint_or_replay_file_is_named_and_the_checkpoint_befor
     newest.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=rf"{newest.name}: (checksum mismatch|not a readable)"):
         load_checkpoint(newest)
-    with pytest.warns(UserWarning, match=rf"skipped damaged checkpoint.*{newest.name}.*using .*{older.name}"):
+    with pytest.warns(SlacWarning, match=rf"^{newest.name} does not load; set aside in .*damaged; using {older.name}$"):
         resumed = SLAC.load(run.run_dir)
     assert f"step_{resumed.counters['env_steps']:09d}.pt" == older.name
+    assert list_checkpoints(run.run_dir) == [older]  # set aside: never counted again
+    assert (run.run_dir / "checkpoints" / "damaged" / newest.name).read_bytes() == bytes(data)
     resumed.close()
 
     newest.write_bytes(pristine)  # now a frame only the newest checkpoint holds is damaged

@@ -28,6 +28,7 @@ from slac.errors import CheckpointError
 FORMAT = "slac-checkpoint"
 VERSION = 2
 NAME = re.compile(r"^step_(\d+)\.pt$")
+DAMAGED = "damaged"  # the folder, beside the checkpoints, that damaged ones are moved to
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any], meta: dict[str, Any]) -> Path:
@@ -103,32 +104,70 @@ def _safe_load(source, path: Path, map_location) -> Any:
     try:
         return torch.load(source, map_location=map_location, weights_only=True)
     except Exception as error:  # zip, unpickling and storage errors all mean the same to a user
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if "Unsupported global" in str(error) or "weights_only" in str(error):
-            reason = "it contains pickled Python objects (code), which slac never loads"
-        raise CheckpointError(f"{path}: not a readable slac checkpoint (truncated or corrupt?): {reason}") from None
+            raise CheckpointError(f"{path}: not a readable slac checkpoint: it contains pickled Python objects (code), "
+                                  "which slac never loads") from None
+        raise CheckpointError(f"{path}: not a readable slac checkpoint (truncated or corrupt)") from None
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged checkpoint into `damaged/` beside it (kept for inspection, never counted or
+    pruned again); returns its new path."""
+    folder = path.parent / DAMAGED
+    folder.mkdir(exist_ok=True)
+    target, count = folder / path.name, 1
+    while target.exists():
+        count += 1
+        target = folder / f"{path.stem}.{count}{path.suffix}"
+    os.replace(path, target)
+    return target
 
 
 def latest_good_checkpoint(run_dir: str | Path, map_location: str | torch.device = "cpu",
                            warn=None, check=None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
     """The newest checkpoint of a run that loads and passes `check(meta)` (e.g. its replay frames
-    are intact), with its (state, meta). Damaged newer ones are reported through `warn(message)`
-    and skipped; if none loads, CheckpointError lists why."""
-    problems = []
+    are intact), with its (state, meta). A newer file that does not load is set aside in
+    `checkpoints/damaged/`; one that fails `check` is skipped; each is reported in one line through
+    `warn(message)`. If none serves, CheckpointError says why."""
+    problems, used = [], []
     for path in reversed(list_checkpoints(run_dir)):
         try:
             state, meta = load_checkpoint(path, map_location)
+        except CheckpointError as error:
+            problems.append(str(error))
+            used.append(f"{path.name} does not load; set aside in {set_aside(path).parent}")
+            continue
+        try:
             if check is not None:
                 check(meta)
         except CheckpointError as error:
             problems.append(str(error))
+            used.append(f"{path.name} skipped ({error})")
             continue
-        if problems and warn is not None:
-            warn(f"skipped damaged checkpoint(s): {'; '.join(problems)}; using {path}")
+        if used and warn is not None:
+            warn(f"{'; '.join(used)}; using {path.name}")
         return path, state, meta
     if not problems:
+        if not Path(run_dir).is_dir():
+            raise CheckpointError(f"{run_dir}: no such run directory")
         raise CheckpointError(f"{run_dir}: no checkpoints in {Path(run_dir) / 'checkpoints'}")
     raise CheckpointError(f"{run_dir}: no checkpoint loads: {'; '.join(problems)}")
+
+
+def verify_checkpoint(path: Path) -> bool:
+    """Whether a checkpoint file is whole: its header reads and its payload matches the checksum
+    written with it (a version-1 file, which has none, counts as whole if it reads)."""
+    try:
+        outer = _safe_load(path, path, map_location="cpu")
+    except CheckpointError:
+        return False
+    if not isinstance(outer, dict) or outer.get("format") != FORMAT:
+        return False
+    if outer.get("version") == 1:
+        return True
+    data = outer.get("payload")
+    return (isinstance(data, torch.Tensor) and data.dtype == torch.uint8
+            and hashlib.sha256(data.numpy().tobytes()).hexdigest() == outer.get("sha256"))
 
 
 def checkpoint_path(run_dir: str | Path, env_step: int) -> Path:
@@ -160,7 +199,17 @@ def remove_partial_checkpoints(run_dir: str | Path) -> list[Path]:
     return partial
 
 
-def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
-    """Delete all but the newest `keep` checkpoints."""
-    for path in list_checkpoints(run_dir)[:-keep]:
-        path.unlink(missing_ok=True)
+def prune_checkpoints(run_dir: str | Path, keep: int, warn=None) -> None:
+    """Keep the newest `keep` checkpoints that are whole (`verify_checkpoint`) and delete the older
+    ones; a damaged file is set aside in `checkpoints/damaged/` (reported through `warn`), never
+    counted among those kept."""
+    kept = 0
+    for path in reversed(list_checkpoints(run_dir)):
+        if kept >= keep:
+            path.unlink(missing_ok=True)
+        elif verify_checkpoint(path):
+            kept += 1
+        else:
+            moved = set_aside(path)
+            if warn is not None:
+                warn(f"{path.name} is damaged (truncated or corrupt); set aside in {moved.parent}")

@@ -9,16 +9,30 @@ run's trimming of a CSV log). Unset, `inject` is one dict lookup.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+from collections.abc import Iterator
 
 _counts: dict[str, int] = {}
+_suspended = False
+
+
+@contextlib.contextmanager
+def suspended() -> Iterator[None]:
+    """No fault point counts inside (work on the side, e.g. timing updates on a copy of the agent)."""
+    global _suspended
+    previous, _suspended = _suspended, True
+    try:
+        yield
+    finally:
+        _suspended = previous
 
 
 def inject(point: str) -> None:
     """SIGKILL this process if SLAC_FAULT names `point` and this is its n-th arrival."""
     spec = os.environ.get("SLAC_FAULT")
-    if not spec:
+    if not spec or _suspended:
         return
     name, _, nth = spec.partition(":")
     if name != point:

@@ -120,7 +120,8 @@ def wrap_env(env: gym.Env, *, image_size: int = 64, action_repeat: int = 1, obse
     elif not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
         raise TaskError(f"the action space {space} must have finite bounds to be rescaled to [-1, 1]")
     elif not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
-        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+        # bounds in the space's own dtype: float64 ones make Gymnasium warn about lowered precision
+        env = gym.wrappers.RescaleAction(env, np.full(space.shape, -1, space.dtype), np.full(space.shape, 1, space.dtype))
     if observation == "state":
         return StateObservation(ActionRepeat(env, action_repeat))
     return PixelObservation(ActionRepeat(env, action_repeat), image_size)

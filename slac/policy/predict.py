@@ -47,8 +47,12 @@ def predict(agent: ActorCriticAgent, obs: np.ndarray, state: History | None = No
         else:  # resizing goes frame by frame (PIL), as in the wrapper
             batch = np.stack([to_chw_frame(frame, shape[-1]) for frame in batch])
     if batch.ndim != len(shape) + 1 or batch.shape[1:] != shape or (pixels and batch.dtype != np.uint8):
-        kind = "uint8 observations" if pixels else "observations"
-        raise ValueError(f"predict takes {kind} {shape} or (N, {', '.join(map(str, shape))}); got {obs.dtype} {obs.shape}")
+        if pixels:
+            accepted = (f"uint8 frames (3, H, W) or (H, W, 3) of any size (resized to {shape[-1]}x{shape[-1]}), one or "
+                        "a batch (N, ...) of them")
+        else:
+            accepted = f"states {shape} or a batch (N, {', '.join(map(str, shape))})"
+        raise ValueError(f"predict takes {accepted}; got {obs.dtype} {obs.shape}")
     if not pixels:
         batch = batch.astype(np.float32, copy=False)
     n, length = len(batch), agent.seq_len

@@ -67,18 +67,27 @@ def export_run(run: Any, out: str | Path, fmt: str = "torch", card: bool = False
     if fmt == "torch":
         path = run.export(out)
     else:
-        from slac.policy.onnx import DEFAULT_OPSET, check_onnx
+        from slac.policy.onnx import DEFAULT_OPSET
         from slac.policy.onnx import export_onnx as write_onnx
 
         path = write_onnx(run.agent, out, policy_metadata(run), opset=opset or DEFAULT_OPSET)
         if check:
-            difference = check_onnx(run.agent, path)
-            if difference > ONNX_TOLERANCE:
-                raise SlacError(f"{path}: ONNX Runtime's actions differ from PyTorch's by {difference:.2g} "
-                                f"(more than {ONNX_TOLERANCE:g})")
+            check_export(run, path)
     if card:
         write_model_card(run, path)
     return path
+
+
+def check_export(run: Any, path: Path) -> float:
+    """Run an exported ONNX graph in ONNX Runtime against the run's PyTorch policy: the largest
+    difference between their actions; SlacError beyond ONNX_TOLERANCE."""
+    from slac.policy.onnx import check_onnx
+
+    difference = check_onnx(run.agent, path)
+    if difference > ONNX_TOLERANCE:
+        raise SlacError(f"{path}: ONNX Runtime's actions differ from PyTorch's by {difference:.2g} "
+                        f"(more than {ONNX_TOLERANCE:g})")
+    return difference
 
 
 def export_onnx(run: Any, out: str | Path, card: bool = False, opset: int | None = None, check: bool = False) -> Path:

@@ -43,6 +43,13 @@ class IntervalExtremes:
             if name in terms:
                 values.append(terms[name])
 
+    def state(self) -> dict[str, list[float]]:
+        """The interval so far, for a checkpoint (a resumed run's next row then covers the whole interval)."""
+        return {name: [float(v) for v in values] for name, values in self.values.items()}
+
+    def load_state(self, state: dict[str, list[float]]) -> None:
+        self.values = {name: [torch.tensor(v, dtype=torch.float32) for v in state.get(name, [])] for name in self.REDUCE}
+
     def take(self) -> dict[str, float]:
         """The interval's statistics (only those its updates reported), then an empty interval."""
         out = {name: float(self.REDUCE[name](torch.stack(values))) for name, values in self.values.items() if values}

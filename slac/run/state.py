@@ -20,12 +20,13 @@ from slac.common.checkpoint import latest_good_checkpoint, load_checkpoint
 from slac.common.host import resolve_device
 from slac.config import Config
 from slac.envs.state import can_restore, episode_state, restore_episode
-from slac.errors import CheckpointError
+from slac.errors import CheckpointError, SlacWarning
 from slac.policy.history import HistoryPolicy
 from slac.replay import SequenceReplay
 from slac.run.checks import replay_check
 from slac.run.drift import DriftProbe
 from slac.run.evaluation import TRAIN_EPISODES, episode_seed
+from slac.run.logging import IntervalExtremes
 
 
 class Run(Protocol):
@@ -38,6 +39,7 @@ class Run(Protocol):
     replay: SequenceReplay
     rng: np.random.Generator
     drift: DriftProbe
+    interval_stats: IntervalExtremes
     policy_state: HistoryPolicy
     counters: dict[str, Any]
     last_eval: dict[str, float]
@@ -68,7 +70,7 @@ def capture(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
         "observation_shape": list(run.replay.frame_shape),
         "numpy_rng": run.rng.bit_generator.state, "replay_rng": run.replay.rng.bit_generator.state,
         "env_state": in_episode_state, "replay": run.replay.position,
-        "drift_probe_ends": probe_ends,
+        "drift_probe_ends": probe_ends, "interval_stats": run.interval_stats.state(),
     }
     return tensors, meta
 
@@ -106,6 +108,7 @@ def restore(run: Run, tensors: dict[str, Any], meta: dict[str, Any], replay: boo
     run.last_eval = meta.get("last_eval", {})
     run.agent.model_version = int(meta.get("model_version", 0))
     run.drift.load_state(tensors.get("drift_probe", {}), meta.get("drift_probe_ends"))
+    run.interval_stats.load_state(meta.get("interval_stats", {}))
     if run.counters["in_episode"] and replay:
         continue_episode(run, meta.get("env_state"))
 
@@ -119,7 +122,8 @@ def continue_episode(run: Run, env_state: dict | None) -> None:
     try:
         restore_episode(run.env, env_state)
     except ValueError as error:  # e.g. a MuJoCo version whose state has another size
-        warnings.warn(f"the checkpoint's episode cannot be continued ({error}); a new episode begins", stacklevel=4)
+        warnings.warn(f"the checkpoint's episode cannot be continued ({error}); a new episode begins", SlacWarning,
+                      stacklevel=4)
         run.counters["in_episode"] = False
         return
     window = run.replay.gather(np.array([run.replay.total - 1]))
@@ -138,15 +142,20 @@ def load(cls: Callable[..., Run], run_dir: str | Path, *, checkpoint: str | Path
         if check:
             check(meta)
     else:  # the newest checkpoint that loads (and whose replay frames are intact); damaged ones are named
-        _, tensors, meta = latest_good_checkpoint(run_dir, map_location, check=check,
-                                                  warn=lambda message: warnings.warn(message, stacklevel=4))
+        checkpoint, tensors, meta = latest_good_checkpoint(run_dir, map_location, check=check,
+                                                  warn=lambda message: warnings.warn(message, SlacWarning, stacklevel=4))
     overrides.pop("run_dir", None)  # a run continues in its own directory
     values = {**meta["config"], **overrides, "run_dir": str(run_dir)}
     if device:
         values["device"] = device
-    if not replay:
-        values["replay_capacity"] = max(values["seq_len"] + 2, 16)
-    run = cls(config=Config.from_dict(values), run_dir=run_dir)
+    config = Config.from_dict(values)
+    if replay:
+        run = cls(config=config, run_dir=run_dir, on_existing="continue")
+    else:  # a placeholder buffer (nothing is read into it); the run keeps its config as recorded
+        run = cls(config=config.replace(replay_capacity=max(config.seq_len + 2, 16)), run_dir=run_dir,
+                  on_existing="continue")
+        run.config = config
+    run.checkpoint = Path(checkpoint)
     run._without_replay = not replay
     restore(run, tensors, meta, replay=replay)
     run._logger = None

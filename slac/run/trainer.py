@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import signal
+import sys
 import threading
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,13 +40,13 @@ from slac.common.host import resolve_device
 from slac.config import Config
 from slac.envs import describe_env, discrete_actions, make_env, wrap_env
 from slac.envs.wrappers import OneHotActions
-from slac.errors import NumericalError, SlacError, TaskError
+from slac.errors import NumericalError, SlacError, SlacWarning, TaskError
 from slac.policy.history import HistoryPolicy
 from slac.policy.predict import History, predict
 from slac.replay import SequenceReplay
 from slac.run import state as run_state
 from slac.run.callbacks import Callback, as_callback
-from slac.run.checks import check_disk, warn_emulated_bf16, warn_memory
+from slac.run.checks import check_disk, claim_run_dir, existing_run, warn_emulated_bf16, warn_memory
 from slac.run.drift import DriftProbe
 from slac.run.evaluation import (
     EVALUATION,
@@ -58,6 +61,7 @@ from slac.run.evaluation import (
     run_episodes,
 )
 from slac.run.logging import IntervalExtremes, RunLogger
+from slac.run.plan import Plan, format_duration, make_plan, time_updates
 from slac.run.tracking import start_wandb
 from slac.run.visualize import model_rollouts, rollout_grid, write_video
 
@@ -94,8 +98,12 @@ class SLAC:
         run_dir: str | Path | None = None,
         eval_env: gym.Env | None = None,
         preset: str | None = None,
+        on_existing: str = "refuse",
         **overrides: Any,
     ) -> None:
+        """`on_existing`: what to do when `run_dir` already holds a run: "refuse" (the default: an
+        error naming `--resume`), "move" (move the old run aside to `<run_dir>.replaced-<time>`, never
+        delete it), or "continue" (what `SLAC.load` does before restoring the run's state)."""
         if seed is not None:
             overrides["seed"] = seed
         # An env object is the run's task: recorded by its Gymnasium id or `env/<module>:<Class>`
@@ -106,6 +114,11 @@ class SLAC:
         elif overrides or task:
             config = config.replace(**overrides, **({"task": task} if task else {}))
         self.config = config
+        self._run_dir = Path(run_dir) if run_dir else (Path(config.run_dir) if config.run_dir else None)
+        if on_existing not in ("refuse", "move", "continue"):
+            raise ValueError(f"on_existing must be 'refuse', 'move' or 'continue', got {on_existing!r}")
+        if self._run_dir is not None and on_existing != "continue":
+            claim_run_dir(self._run_dir, overwrite=on_existing == "move")
         self.device = resolve_device(config.device)
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -132,13 +145,14 @@ class SLAC:
             "last_train_return": None, "last_eval_step": -1,
         }
         self.last_eval: dict[str, float] = {}
-        self._run_dir = Path(run_dir) if run_dir else (Path(config.run_dir) if config.run_dir else None)
         self._logger: RunLogger | None = None
         self._stop = False
         self._without_replay = False
         self._callback: Callback | None = None
         self.stopped_by_callback = False
         self.interrupted = False
+        self.checkpoint: Path | None = None  # the checkpoint `SLAC.load` restored, if any
+        self.last_plan: Plan | None = None  # what the last `learn` call set out to do
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -170,8 +184,12 @@ class SLAC:
         if self._run_dir is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             agent = self.config.model if self.config.agent == "slac" else self.config.agent
-            name = f"{self.config.task.replace('/', '_')}-{agent}-s{self.config.seed}-{stamp}"
-            self._run_dir = Path("runs") / name
+            name = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.config.task)}-{agent}-s{self.config.seed}-{stamp}"
+            path, count = Path("runs") / name, 1
+            while existing_run(path) is not None:  # two runs started in the same second
+                count += 1
+                path = Path("runs") / f"{name}-{count}"
+            self._run_dir = path
         return self._run_dir
 
     def _open_run(self, resumed: dict[str, int] | None) -> RunLogger:
@@ -226,12 +244,27 @@ class SLAC:
             return [model_rollouts(self.agent, frames[:length], actions[: length - 1]) for frames, actions in sequences]
 
     # ------------------------------------------------------------------ training
+    def plan(self, total_env_steps: int, timed: bool = True) -> Plan:
+        """What training to `total_env_steps` (the run's count) will do from here (slac.run.plan):
+        random env steps, pretraining and RL updates, evaluations; with `timed`, the update times
+        measured on a copy of the agent (the run itself is untouched)."""
+        plan = make_plan(self.config, self.counters, total_env_steps, self.agent.has_model)
+        if timed:
+            shape = tuple(self.replay.frame_shape)
+            for kind, count, model_only in (("pretrain_update_s", plan.pretrain_updates, True),
+                                            ("rl_update_s", plan.rl_updates, False)):
+                if count:
+                    setattr(plan, kind, time_updates(self.agent, self.config, shape, model_only))
+        return plan
+
     def learn(self, total_env_steps: int | None = None, progress: bool = True, callback: Any = None,
-              reset_num_timesteps: bool = True) -> SLAC:
+              reset_num_timesteps: bool = True, announce: bool | None = None) -> SLAC:
         """Train `total_env_steps` more env steps (with `reset_num_timesteps=False`: until the run has
         `total_env_steps`; with None: until config.steps), then checkpoint. The env-step count is
         never reset: it is the x axis of every curve. `callback`: see slac.run.callbacks; a hook that
-        returns False stops training cleanly, with a checkpoint."""
+        returns False stops training cleanly, with a checkpoint. `announce` (default: as `progress`)
+        prints the plan (`SLAC.plan`) first; a plan that makes no update, or spends most of its time
+        pretraining, warns either way."""
         from tqdm import tqdm
 
         config, c = self.config, self.counters
@@ -239,6 +272,11 @@ class SLAC:
             total = config.steps
         else:
             total = int(total_env_steps) + (c["env_steps"] if reset_num_timesteps else 0)
+        self.last_plan = self.plan(total)
+        if progress if announce is None else announce:
+            print(self.last_plan.describe(), file=sys.stderr)
+        for message in self.last_plan.warnings():
+            warnings.warn(message, SlacWarning, stacklevel=2)
         warn_memory(self.replay.nbytes)
         warn_emulated_bf16(config.precision, self.device.type)
         check_disk(self.run_dir, self.replay.nbytes, _parameter_bytes(self.agent) * 3, config.keep_checkpoints)
@@ -346,6 +384,7 @@ class SLAC:
             bar.update(1)
             if c["pretrain_updates"] % config.log_interval == 0 or c["pretrain_updates"] == config.pretrain_steps:
                 self._log_train(terms, "pretrain", None)
+                bar.set_postfix(self._postfix(None), refresh=False)
             if c["pretrain_updates"] % config.pretrain_checkpoint_interval == 0:
                 self.save()
         bar.close()
@@ -401,7 +440,19 @@ class SLAC:
             postfix["eval"] = f"{self.last_eval['return_stochastic']:.1f}"
         if rate is not None:
             postfix["env_steps/s"] = f"{rate:.1f}"
+        left = self._updates_left_s()
+        if left is not None:
+            postfix["updates left"] = format_duration(left)
         return postfix
+
+    def _updates_left_s(self) -> float | None:
+        """The remaining updates of the plan (pretraining included) at its timed rates: the ETA that the
+        env-step bar cannot give while the model pretrains."""
+        plan = self.last_plan
+        if plan is None:
+            return None
+        left = make_plan(self.config, self.counters, plan.total, self.agent.has_model)
+        return plan.update_seconds(left.pretrain_updates, left.rl_updates)
 
     # ------------------------------------------------------------------ Ctrl-C / SIGTERM
     def _install_signal_handler(self):
@@ -437,7 +488,8 @@ class SLAC:
         target = Path(path) if path else checkpoint_path(self.run_dir, self.counters["env_steps"])
         save_checkpoint(target, tensors, meta)
         if path is None:
-            prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
+            prune_checkpoints(self.run_dir, self.config.keep_checkpoints,
+                              warn=lambda message: warnings.warn(message, SlacWarning, stacklevel=3))
         if self._callback is not None and self._callback.on_checkpoint(self, target) is False:
             self._stop = self.stopped_by_callback = True
         return target

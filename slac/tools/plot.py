@@ -192,7 +192,8 @@ def plot_tasks(groups: Groups, out: str | Path, reference: bool = True, metric: 
             steps, values = common_values(curves)
             mean, low, high = band(values, interval)
             count = runs_of_seeds(run_dirs)
-            (line,) = ax.plot(steps, mean, label=f"{variant} ({count} seeds)" if count.isdigit() else f"{variant} ({count})")
+            seeds = f"{count} seed{'s' if count != '1' else ''}" if count.isdigit() else count
+            (line,) = ax.plot(steps, mean, label=f"{variant} ({seeds})")
             ax.fill_between(steps, low, high, alpha=0.25)
             for i, (xs, ys) in enumerate(seed_tails(curves, steps) if len(curves) > 1 else []):
                 ax.plot(xs, ys, color=line.get_color(), linewidth=1, linestyle="--",
