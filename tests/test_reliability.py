@@ -103,12 +103,15 @@ def test_sigterm_writes_a_final_checkpoint_and_the_run_continues(tmp_path):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "--resume" in stderr
     final = list_checkpoints(run_dir)[-1]
     _, meta = load_checkpoint(final)
     assert final.name == f"step_{meta['counters']['env_steps']:09d}.pt"  # written at the step it stopped
     assert meta["counters"]["updates"] > 0
+    last = read_csv(run_dir / "eval.csv")[-1]  # the stop message names the real last evaluation
+    assert stdout.startswith(f"last evaluation, at env step {int(last['env_step']):,} (the run stopped at "
+                             f"{meta['counters']['env_steps']:,}): return {last['return_stochastic']:.2f}")
 
 
 def test_a_corrupted_checkpoint_or_replay_file_is_named_and_the_checkpoint_before_it_is_used(tmp_path):
