@@ -34,7 +34,8 @@ from torch import nn
 
 from slac.agents.base import actor_input, soft_update
 from slac.agents.losses import critic_loss
-from slac.models.nets import TwinCritic, authors_init
+from slac.agents.networks import TwinCritic
+from slac.models.nets import authors_init
 from slac.replay import SequenceBatch
 
 

@@ -13,27 +13,30 @@ from slac.errors import SlacError, SlacWarning
 _python_show_warning = warnings.showwarning
 
 
+# The Config fields `slac train` takes as flags (`--init-steps N`); every other field is `key=value`. A
+# flag's help is the field's own documentation (slac.config.field_docs). FLAG_NAMES: flags not named
+# after their field.
+TRAIN_FLAGS = ("agent", "seed", "steps", "device", "run_dir", "init_steps", "pretrain_steps", "model", "actor_input",
+               "critic_input", "updates_per_step", "decoder_var", "augment", "eval_video", "wandb_project", "wandb_entity")
+FLAG_NAMES = {"wandb_project": "wandb"}
+
+
 def _train_parser(sub) -> None:
+    from dataclasses import fields
+
+    from slac.config import Config, field_docs
+
     p = sub.add_parser("train", help="train SLAC (or a SAC baseline) on a task (or continue a run with --resume)")
     p.add_argument("--task", help="suite/name, see `slac tasks` (default: the config's, dmc/cheetah-run)")
-    _agent_argument(p)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--steps", type=int, help="total env steps (after action repeat, including random collection)")
-    p.add_argument("--device", choices=None, help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--run-dir", help="where the run writes (default runs/<task>-<model>-s<seed>-<time>)")
-    p.add_argument("--init-steps", type=int,
-                   help="env steps of uniform random collection (default 10000, as the authors' curves)")
-    p.add_argument("--pretrain-steps", type=int, help="model-only updates before RL (DMC presets 50000, Gym 100000)")
-    p.add_argument("--model", help="latent model variant (default slac)")
-    p.add_argument("--actor-input", choices=["history", "latent"], help="paper: history")
-    p.add_argument("--critic-input", choices=["latent", "history"], help="paper: latent")
-    p.add_argument("--updates-per-step", type=int, help="gradient updates per agent step (paper: 1; ablation 2, 4)")
-    p.add_argument("--decoder-var", type=float, help="variance of p(x|z) (default 0.1; task presets differ)")
-    p.add_argument("--augment", choices=["none", "crop"], help="random-crop augmentation (appendix D; default none)")
-    p.add_argument("--eval-video", action="store_true", default=None,
-                   help="write videos/eval_<env step>.mp4 of the first episode of each evaluation")
-    p.add_argument("--wandb", metavar="PROJECT", help="also log to this Weights & Biases project (pip install 'slac[wandb]')")
-    p.add_argument("--wandb-entity", metavar="ENTITY", help="the W&B team or user (default: yours)")
+    docs, types = field_docs(), {f.name: f.type for f in fields(Config)}
+    for name in TRAIN_FLAGS:
+        flag = "--" + FLAG_NAMES.get(name, name).replace("_", "-")
+        help_text = docs.get(name, "").replace("%", "%%")
+        if types[name] in ("bool", bool):
+            p.add_argument(flag, dest=name, action="store_true", default=None, help=help_text)
+        else:
+            kind = {"int": int, "float": float}.get(str(types[name]), str)
+            p.add_argument(flag, dest=name, type=kind, help=help_text)
     p.add_argument("--preset", help="named preset: paper, small, quickstart (`slac presets`)")
     p.add_argument("--config", help="YAML or JSON file of config keys")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
@@ -49,16 +52,11 @@ def _agent_argument(p) -> None:
 
 
 def _overrides(args) -> dict:
+    """`slac train`'s flags and key=value overrides as one dict of Config fields."""
     from slac.config import parse_overrides
 
     values = parse_overrides(args.overrides)
-    for flag, key in [("agent", "agent"), ("seed", "seed"), ("steps", "steps"), ("device", "device"), ("run_dir", "run_dir"),
-                      ("init_steps", "init_steps"), ("pretrain_steps", "pretrain_steps"), ("model", "model"),
-                      ("actor_input", "actor_input"), ("critic_input", "critic_input"),
-                      ("updates_per_step", "updates_per_step"), ("decoder_var", "decoder_var"), ("augment", "augment"),
-                      ("eval_video", "eval_video"), ("wandb", "wandb_project"), ("wandb_entity", "wandb_entity")]:
-        if getattr(args, flag) is not None:
-            values[key] = getattr(args, flag)
+    values.update({name: getattr(args, name) for name in TRAIN_FLAGS if getattr(args, name) is not None})
     return values
 
 

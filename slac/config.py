@@ -7,13 +7,12 @@ Precedence when building a run's config: defaults < task preset < named preset <
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from slac.errors import ConfigError
+from slac.errors import ConfigError, did_you_mean
 
 # The paper's text for its DeepMind Control experiments: "The model is pretrained for 50000 iterations".
 # Gym tasks keep the authors' config value, the Config default of 100,000.
@@ -123,10 +122,10 @@ class Config:
 
     # --- run ---
     task: str = "dmc/cheetah-run"  # suite/name, see `slac tasks`
-    seed: int = 0
+    seed: int = 0  # seeds the networks, the episodes' starts and the replay's sampling (docs/runs.md)
     steps: int = 500_000  # total env steps (after action repeat, including random collection)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    run_dir: str = ""  # empty: runs/<task>-<model>-s<seed>-<time>
+    run_dir: str = ""  # where the run writes (empty: runs/<task>-<model>-s<seed>-<time>); one run per directory
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     # slac (the paper) | sac-state: SAC on the env's low-dimensional state (the upper bound of the
     # paper's Figures 3-4) | sac-pixels: SAC on the last `frame_stack` frames through SLAC's encoder,
@@ -138,7 +137,8 @@ class Config:
     action_repeat: int = 0  # 0: the task preset's value (1 when it has none)
     fast_render: bool = False  # no shadows / multisampling: faster, pixels differ from the paper's
     # --- latent model (eq. 7) ---
-    model: str = "slac"  # latent model variant (section 4 of DESIGN.md)
+    # latent model: slac (paper) | partially-stochastic | deterministic | filtering | vae | factored-vae | planet
+    model: str = "slac"
     encoder_depth: int = 32  # channels of the first conv layer (then x2, x4, x8, x8)
     feature_dim: int = 256  # encoder output
     z1_dim: int = 32
@@ -147,7 +147,7 @@ class Config:
     decoder_var: float = 0.1  # fixed variance of p(x_t | z_t)
     # Floor on the reward model's learned std (a deviation, 0: the paper's, softplus + 1e-5 only). On
     # ball_in_cup the learned std falls to ~0.004 on zero-reward transitions, so the first catches are
-    # z-scores near 1,000 that shake the whole model (docs/results.md, twentieth session).
+    # z-scores near 1,000 that shake the whole model (docs/results.md).
     reward_std_min: float = 0.0
     init: str = "authors"  # authors (paper): Glorot-uniform weights, zero biases | torch: PyTorch's layer defaults
     # --- actor-critic (eq. 8-10) ---
@@ -174,7 +174,7 @@ class Config:
     model_batch: int = 32  # windows for the model loss: the first `model_batch` of the batch
     ac_batch: int = 256  # windows per update; actor, critic and alpha use all of them
     seq_len: int = 8  # transitions per window (9 frames)
-    updates_per_step: int = 1  # gradient updates per agent step
+    updates_per_step: int = 1  # gradient updates per agent step (paper: 1; ablation: 2, 4)
     # --- compute (how, not what: only `precision` and `tf32` change the numbers; README: Performance) ---
     # precision: fp32 (paper) | bf16: encoder and decoder convolutions in bfloat16 autocast; faster with
     # AVX512-BF16, AMX or a GPU, emulated and ~10x slower on other CPUs (docs/performance.md)
@@ -189,7 +189,7 @@ class Config:
     # Env steps (after action repeat, like `steps`) of uniform random actions before learning. The
     # authors' published curves fit 10,000 env steps (2,500 agent steps at repeat 4); their released
     # code says 10,000 agent steps: init_steps=40000 at repeat 4 gives that (README: Protocol).
-    init_steps: int = 10_000
+    init_steps: int = 10_000  # env steps of uniform random actions before learning
     pretrain_steps: int = 100_000  # model-only updates after random collection (DMC presets: 50,000)
     # --- evaluation, logging, checkpoints ---
     eval_interval: int = 10_000  # env steps between evaluations
@@ -207,8 +207,8 @@ class Config:
     keep_eval_checkpoints: bool = False
     # Weights & Biases (optional, `pip install 'slac[wandb]'`): metrics, evaluations and this config
     # to the project; the W&B run id is the run directory's name, so a resumed run continues it.
-    wandb_project: str = ""
-    wandb_entity: str = ""
+    wandb_project: str = ""  # also log to this Weights & Biases project (pip install 'slac[wandb]')
+    wandb_entity: str = ""  # the W&B team or user (default: yours)
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -223,7 +223,7 @@ class Config:
         values: dict[str, Any] = {}
         if preset is not None:
             if preset not in PRESETS:
-                raise ConfigError(f"unknown preset {preset!r}{_suggest(preset, PRESETS)}: expected one of {list(PRESETS)}")
+                raise ConfigError(f"unknown preset {preset!r}{did_you_mean(preset, PRESETS)}: expected one of {list(PRESETS)}")
             values.update(PRESETS[preset])
         given: set[str] = set()  # keys the user set (a file, overrides), not a preset
         if file is not None:
@@ -250,7 +250,7 @@ class Config:
         known = {f.name: f for f in fields(cls)}
         for key in values:
             if key not in known:
-                raise ConfigError(f"unknown config key {key!r}{_suggest(key, known)}")
+                raise ConfigError(f"unknown config key {key!r}{did_you_mean(key, known)}")
         config = cls(**{key: _coerce(known[key], value) for key, value in values.items()})
         config.validate()
         return config
@@ -311,17 +311,40 @@ class Config:
         if self.augment not in ("none", "crop"):
             raise ConfigError(f"augment must be 'none' or 'crop', got {self.augment!r}")
         if self.agent not in AGENTS:
-            raise ConfigError(f"unknown agent {self.agent!r}{_suggest(self.agent, AGENTS)}: expected one of {list(AGENTS)}")
+            raise ConfigError(f"unknown agent {self.agent!r}{did_you_mean(self.agent, AGENTS)}: expected one of {list(AGENTS)}")
         if self.agent != "slac" and self.pretrain_steps:
             raise ConfigError(f"agent {self.agent} has no model to pretrain: set pretrain_steps=0")
         if self.agent == "sac-state" and self.eval_video:
             raise ConfigError("agent sac-state sees no frames, so there is no input to record: set eval_video=false")
         if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}{_suggest(self.model, MODELS)}: expected one of {list(MODELS)}")
+            raise ConfigError(f"unknown model {self.model!r}{did_you_mean(self.model, MODELS)}: expected one of {list(MODELS)}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.replay_capacity < self.seq_len + 2:
             raise ConfigError(f"replay_capacity must be at least seq_len + 2 = {self.seq_len + 2}")
+
+
+def field_docs() -> dict[str, str]:
+    """Each Config field's documentation: its line's trailing comment, else the comment lines just above
+    it (what `slac train --help` shows for a field's flag)."""
+    import inspect
+
+    docs: dict[str, str] = {}
+    above: list[str] = []
+    for line in inspect.getsource(Config).splitlines():
+        text = line.strip()
+        if text.startswith("# ---"):  # a section's heading, not a field's documentation
+            above = []
+            continue
+        if text.startswith("#"):
+            above.append(text.lstrip("# ").strip())
+            continue
+        name = text.split(":", 1)[0]
+        if ":" in text and name.isidentifier() and name in Config.__dataclass_fields__:
+            trailing = line.split("  # ", 1)[1].strip() if "  # " in line else ""
+            docs[name] = trailing or " ".join(above)
+        above = []
+    return docs
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -396,13 +419,3 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"config key {f.name!r} expects {kind}, got {value!r}") from None
     return value
-
-
-def _suggest(word: str, choices) -> str:
-    """' (did you mean ...?)': the closest choice, else the choices `word` is a `_`-part of (lr -> *_lr)."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    parts = [choice for choice in choices if str(word) in str(choice).split("_")]
-    return f" (did you mean one of {', '.join(map(repr, parts))}?)" if parts else ""
-

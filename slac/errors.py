@@ -3,6 +3,20 @@
 The CLI prints these as one line (no traceback); anything else is a bug.
 """
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, choices: Iterable) -> str:
+    """' (did you mean 'x'?)' for the closest choice, else the choices `word` is a `_`-part of
+    (lr -> model_lr, actor_lr, ...), else ''. Every "unknown ..." error ends with this."""
+    choices = [str(choice) for choice in choices]
+    close = difflib.get_close_matches(str(word), choices, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    parts = [choice for choice in choices if str(word) in choice.split("_")]
+    return f" (did you mean one of {', '.join(map(repr, parts))}?)" if parts else ""
+
 
 class SlacError(Exception):
     """Base class of every error caused by the user's input or machine, not by a bug."""

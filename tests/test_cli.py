@@ -29,7 +29,7 @@ def test_train_writes_a_complete_run_directory(tmp_path, capsys):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["task"] == "toy/reach" and config["steps"] == 100 and config["z1_dim"] == 4
     assert [row["env_step"] for row in read_csv(run_dir / "eval.csv")] == [0, 50, 100]
-    assert "eval at env step 100: return" in capsys.readouterr().out
+    assert "last evaluation, at env step 100: return" in capsys.readouterr().out
 
 
 def test_resume_continues_a_run(tmp_path):
@@ -76,7 +76,7 @@ def test_export_writes_a_policy_that_acts_as_the_run_does(tmp_path, capsys):
         (["train", "--task", "dmc/cheetah-runn", "--no-progress"], "did you mean 'dmc/cheetah-run'"),
         (["train", "--task", "toy/reach", "decoder_varr=0.1"], "did you mean 'decoder_var'"),
         (["train", "--task", "toy/reach", "--config", "missing.yaml"], "does not exist"),
-        (["eval", "no/such/run"], "no checkpoints"),
+        (["eval", "no/such/run"], "no such run directory"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):

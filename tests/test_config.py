@@ -83,3 +83,18 @@ def test_any_config_either_validates_or_raises_config_error(values):
         return
     assert config.model_batch <= config.ac_batch and config.seq_len > 0 and 0 <= config.gamma <= 1
     assert config.replay_capacity >= config.seq_len + 2 and config.decoder_var > 0
+
+
+def test_every_train_flag_is_a_config_field_whose_help_is_its_documentation():
+    from slac.cli import FLAG_NAMES, TRAIN_FLAGS, build_parser
+    from slac.config import Config, field_docs
+
+    docs = field_docs()
+    assert set(TRAIN_FLAGS) <= set(Config.__dataclass_fields__)
+    train = next(a for a in build_parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith("train"))
+    by_dest = {action.dest: action for action in train._actions}
+    for name in TRAIN_FLAGS:
+        assert docs[name] and by_dest[name].help == docs[name].replace("%", "%%")
+        assert by_dest[name].option_strings == ["--" + FLAG_NAMES.get(name, name).replace("_", "-")]
+    assert docs["decoder_var"] == "fixed variance of p(x_t | z_t)"  # a trailing comment
+    assert docs["reward_std_min"].startswith("Floor on the reward model's learned std")  # the comment above

@@ -9,7 +9,7 @@ import torch
 from helpers import TINY, filled_replay, tiny_config
 
 from slac.agents import build_agent
-from slac.models.nets import TanhGaussianActor
+from slac.agents.networks import TanhGaussianActor
 from slac.run.drift import DriftProbe
 from slac.run.logging import read_csv
 from slac.run.trainer import SLAC

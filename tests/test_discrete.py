@@ -13,11 +13,11 @@ from helpers import TINY
 
 from slac import load_policy
 from slac.agents.losses import discrete_actor_loss, discrete_critic_loss
+from slac.agents.networks import CategoricalActor, DiscreteTwinCritic
 from slac.cli import main
 from slac.envs import discrete_actions, make_env, wrap_env
 from slac.envs.toy import PointMassReach
 from slac.errors import TaskError
-from slac.models.nets import CategoricalActor, DiscreteTwinCritic
 from slac.run.logging import read_csv
 from slac.run.trainer import SLAC
 

@@ -3,8 +3,9 @@ import torch
 from helpers import filled_replay, tiny_config
 from torch.distributions import Normal, kl_divergence
 
+from slac.agents.networks import TanhGaussianActor
 from slac.models import SlacModel
-from slac.models.nets import TanhGaussianActor, gaussian_kl, gaussian_log_prob
+from slac.models.nets import gaussian_kl, gaussian_log_prob
 
 
 def test_gaussian_log_prob_and_kl_equal_torch_distributions():

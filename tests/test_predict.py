@@ -68,8 +68,8 @@ def test_one_observation_and_episode_start_restart_a_row(tmp_path):
     fresh, _ = run.predict(obs, deterministic=True)
     np.testing.assert_allclose(restarted, fresh, atol=1e-6)
     assert int(state.real_frames[0]) == 1 and not state.actions.any()
-    with pytest.raises(ValueError, match=r"uint8 observations \(3, 64, 64\)"):
+    with pytest.raises(ValueError, match=r"predict takes uint8 frames \(3, H, W\) or \(H, W, 3\) of any size"):
         run.predict(np.zeros((5, 64, 64), np.uint8))  # neither a CHW nor an HWC frame
-    with pytest.raises(ValueError, match=r"uint8 observations \(3, 64, 64\)"):
+    with pytest.raises(ValueError, match=r"predict takes uint8 frames \(3, H, W\) or \(H, W, 3\) of any size"):
         run.predict(np.zeros((3, 64, 64), np.float32))
     run.close()

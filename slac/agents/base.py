@@ -11,9 +11,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from slac.agents.losses import actor_loss, alpha_loss, critic_loss, discrete_actor_loss, discrete_critic_loss
+from slac.agents.networks import CategoricalActor, DiscreteTwinCritic, TanhGaussianActor, TwinCritic
 from slac.common import faults
 from slac.errors import NumericalError
-from slac.models.nets import CategoricalActor, DiscreteTwinCritic, TanhGaussianActor, TwinCritic
 from slac.replay import SequenceBatch
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from slac.models.nets import CategoricalActor, DiscreteTwinCritic, TanhGaussianActor, TwinCritic
+from slac.agents.networks import CategoricalActor, DiscreteTwinCritic, TanhGaussianActor, TwinCritic
 
 
 def critic_loss(

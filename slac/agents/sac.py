@@ -24,6 +24,7 @@ from torch import nn
 
 from slac.agents.base import ActorCriticAgent, random_shift
 from slac.common.host import set_cuda_matmul_precision
+from slac.config import Config
 from slac.models.nets import Encoder, authors_init
 from slac.replay import SequenceBatch
 
@@ -31,7 +32,7 @@ from slac.replay import SequenceBatch
 class SACAgent(ActorCriticAgent):
     """SAC on state vectors (`agent=sac-state`) or on stacked frames through a conv encoder (`sac-pixels`)."""
 
-    def __init__(self, action_dim: int, config, device: torch.device | str = "cpu",
+    def __init__(self, action_dim: int, config: Config, device: torch.device | str = "cpu",
                  observation_shape: tuple[int, ...] = (3, 64, 64), discrete: bool = False) -> None:
         super().__init__()
         self.config = config

@@ -12,6 +12,7 @@ from torch import nn
 
 from slac.agents.base import ActorCriticAgent, actor_input, batch_history_resets, random_shift
 from slac.common.host import keep_freed_memory, set_cuda_matmul_precision
+from slac.config import Config
 from slac.models import LatentModel, build_model
 from slac.models.nets import authors_init
 from slac.replay import SequenceBatch
@@ -22,7 +23,7 @@ class SLACAgent(ActorCriticAgent):
 
     has_model = True
 
-    def __init__(self, action_dim: int, config, device: torch.device | str = "cpu", discrete: bool = False) -> None:
+    def __init__(self, action_dim: int, config: Config, device: torch.device | str = "cpu", discrete: bool = False) -> None:
         """`action_dim`: the action vector's size (for discrete actions, the number of choices, as one-hot)."""
         super().__init__()
         self.config = config

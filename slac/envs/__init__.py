@@ -11,8 +11,6 @@ never render: dm_control's observation dict flattened, Gymnasium's own observati
 
 from __future__ import annotations
 
-import difflib
-
 import gymnasium as gym
 import numpy as np
 
@@ -27,7 +25,7 @@ from slac.envs.wrappers import (
     StateObservation,
     discrete_actions,
 )
-from slac.errors import RendererError, TaskError
+from slac.errors import RendererError, TaskError, did_you_mean
 
 __all__ = ["make_env", "wrap_env", "list_tasks", "describe_env", "default_action_repeat", "discrete_actions", "TaskError",
            "RendererError"]
@@ -178,29 +176,24 @@ def _split(task: str) -> tuple[str, str]:
     if suite not in SUITES:
         raise TaskError(f"unknown suite '{suite}' in {task!r}: expected one of {SUITES}; see `slac tasks`")
     if suite == "toy" and name not in TOY_TASKS:
-        raise TaskError(f"unknown toy task {task!r}{_suggest(task)}: expected one of {['toy/' + n for n in TOY_TASKS]}")
+        raise TaskError(f"unknown toy task {task!r}{did_you_mean(task, list_tasks())}: expected one of "
+                        f"{['toy/' + n for n in TOY_TASKS]}")
     if suite == "dmc" and name not in _dmc_tasks(all_tasks=True):
-        raise TaskError(f"unknown dm_control task {task!r}{_suggest(task)}; `slac tasks` lists them")
+        raise TaskError(f"unknown dm_control task {task!r}{did_you_mean(task, list_tasks())}; `slac tasks` lists them")
     if suite == "atari":
         from slac.envs.atari import atari_games
 
         games = atari_games()
         if games and name not in games:
-            close = difflib.get_close_matches(name, games, n=1)
-            hint = f" (did you mean 'atari/{close[0]}'?)" if close else ""
+            hint = did_you_mean(name, games).replace("'", "'atari/", 1)
             raise TaskError(f"unknown Atari game {task!r}{hint}; `slac tasks` lists them")
     if suite == "gym" and ":" in name:  # Gymnasium's import syntax: the module registers the id
         _import_registering_module(task, name)
     if suite == "gym" and name not in _gym_ids() and name.split(":", 1)[-1] not in _gym_ids():
-        raise TaskError(f"unknown Gymnasium env {task!r}{_suggest(task)}; `slac tasks` lists the MuJoCo ones; for an "
-                        "env of your own give Gymnasium's import syntax, --task gym/<module>:<EnvId>, or load its run "
-                        "in Python with slac.SLAC.load(RUN_DIR, env=...)")
+        raise TaskError(f"unknown Gymnasium env {task!r}{did_you_mean(task, list_tasks())}; `slac tasks` lists the "
+                        "MuJoCo ones; for an env of your own give Gymnasium's import syntax, --task "
+                        "gym/<module>:<EnvId>, or load its run in Python with slac.SLAC.load(RUN_DIR, env=...)")
     return suite, name
-
-
-def _suggest(task: str) -> str:
-    close = difflib.get_close_matches(task, list_tasks(), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _dmc_tasks(all_tasks: bool = False) -> list[str]:

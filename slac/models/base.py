@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from slac.config import Config
 from slac.models.nets import Decoder, Encoder, GaussianHead, gaussian_kl, gaussian_log_prob, image_log_likelihood
 
 
@@ -35,17 +36,17 @@ class LatentModel(nn.Module):
     latent_dim: int
     free_nats: float = 0.0  # KL per step clipped below at this (PlaNet's free nats); 0: the plain ELBO
 
-    def __init__(self, action_dim: int, config) -> None:
+    def __init__(self, action_dim: int, config: Config) -> None:
         super().__init__()
         self.action_dim = action_dim
         self.encoder = Encoder(config.encoder_depth, config.feature_dim)
         self.decoder_std = config.decoder_var**0.5
-        self.reward_std_min = getattr(config, "reward_std_min", 0.0)
+        self.reward_std_min = config.reward_std_min
         self.hidden_dim = config.hidden_dim
         self.config = config
-        self.bf16 = getattr(config, "precision", "fp32") == "bf16"  # convolutions in bfloat16 (opt-in)
-        self.channels_last = getattr(config, "channels_last", False)
-        self.encode_chunk = getattr(config, "encode_chunk", 0)
+        self.bf16 = config.precision == "bf16"  # convolutions in bfloat16 (opt-in)
+        self.channels_last = config.channels_last
+        self.encode_chunk = config.encode_chunk
 
     def build_output_heads(self) -> None:
         """Decoder p(x_t | z_t) and reward model p(r_t | z_t, a_t, z_t+1), once latent_dim is known."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from slac.config import Config
 from slac.models.base import LatentModel, Latents, LatentTrace, restart_where, sample
 from slac.models.nets import GaussianHead, gaussian_log_prob
 
@@ -27,7 +28,7 @@ class SlacModel(LatentModel):
     def _z2(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         return sample(mean, std) if self.z2_stochastic else mean
 
-    def __init__(self, action_dim: int, config) -> None:
+    def __init__(self, action_dim: int, config: Config) -> None:
         super().__init__(action_dim, config)
         f, a, h = config.feature_dim, action_dim, config.hidden_dim
         d1, d2 = config.z1_dim, config.z2_dim

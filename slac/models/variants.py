@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from slac.config import Config
 from slac.models.base import LatentModel, Latents, LatentTrace, restart_where, sample
 from slac.models.nets import GaussianHead
 
@@ -15,7 +16,7 @@ class FilteringModel(LatentModel):
     """filtering (the authors' simple-filtering ablation config): one sequential 256-d latent z.
     p(z_1) = N(0, I); p(z_t+1 | z_t, a_t); q(z_1 | x_1); q(z_t+1 | x_t+1, z_t, a_t)."""
 
-    def __init__(self, action_dim: int, config) -> None:
+    def __init__(self, action_dim: int, config: Config) -> None:
         super().__init__(action_dim, config)
         f, a, h = config.feature_dim, action_dim, config.hidden_dim
         self.latent_dim = d = config.z2_dim
@@ -52,7 +53,7 @@ class VAEModel(LatentModel):
     """vae (the authors' simple-VAE ablation config): one 256-d latent per frame, no temporal
     dependencies.  p(z_t) = N(0, I); q(z_t | x_t)."""
 
-    def __init__(self, action_dim: int, config) -> None:
+    def __init__(self, action_dim: int, config: Config) -> None:
         super().__init__(action_dim, config)
         self.latent_dim = config.z2_dim
         self.frame_posterior = GaussianHead(config.feature_dim, self.latent_dim, config.hidden_dim)
@@ -73,7 +74,7 @@ class FactoredVAEModel(LatentModel):
     """factored-vae (the authors' factored-VAE ablation): the two-variable factorisation per frame, no temporal dependencies.
     p(z1_t) = N(0, I); p(z2_t | z1_t); q(z1_t | x_t); q(z2_t | .) = p(z2_t | z1_t)."""
 
-    def __init__(self, action_dim: int, config) -> None:
+    def __init__(self, action_dim: int, config: Config) -> None:
         super().__init__(action_dim, config)
         self.z1_dim, self.z2_dim = config.z1_dim, config.z2_dim
         self.latent_dim = config.z1_dim + config.z2_dim
@@ -103,7 +104,7 @@ class PlaNetModel(LatentModel):
     deterministic_dim, stochastic_dim, planet_hidden = 200, 30, 200
     free_nats = 3.0
 
-    def __init__(self, action_dim: int, config) -> None:
+    def __init__(self, action_dim: int, config: Config) -> None:
         super().__init__(action_dim, config)
         d, s, h = self.deterministic_dim, self.stochastic_dim, self.planet_hidden
         self.latent_dim = d + s
