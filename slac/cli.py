@@ -1,4 +1,5 @@
-"""The `slac` command: train, eval, quickstart, tasks, presets."""
+"""The `slac` command: train, eval, visualize, export, fork, quickstart, reproduce, compare, plot, bench,
+sweep, tasks, presets (`slac COMMAND --help` for each)."""
 
 from __future__ import annotations
 

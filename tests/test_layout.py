@@ -125,3 +125,19 @@ def test_the_models_the_config_names_are_the_models_there_are():
     from slac.models import MODELS
 
     assert tuple(MODELS) == NAMES
+
+
+def test_every_subpackage_docstring_names_each_of_its_modules():
+    for init in PACKAGE.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        modules = sorted(p.name for p in init.parent.glob("*.py") if p.name != "__init__.py")
+        missing = [name for name in modules if f"`{name}`" not in doc]
+        assert not missing, f"{init.relative_to(PACKAGE.parent)} does not name {missing}"
+
+
+def test_the_cli_docstring_names_every_command():
+    import re
+
+    from slac import cli
+
+    assert all(re.search(rf"\b{name}\b", cli.__doc__) for name in cli.COMMANDS)

@@ -5,7 +5,7 @@ bound of the paper's figures. `sac-pixels`: the same, on the last `frame_stack` 
 through SLAC's convolutional encoder (shared weights; the features concatenated), the encoder
 trained by the critic's loss only (the actor sees detached features); with `augment=crop` it is
 the DrQ-style variant. No latent model, no pretraining; learning rates, gamma, tau, alpha and the
-target entropy are SLAC's, and the losses are slac.agents.base's eq. 8-10 functions on these inputs.
+target entropy are SLAC's, and the losses are slac.agents.losses' eq. 8-10 functions on these inputs.
 
 Replay windows hold `seq_len + 1` observations, exactly as SLAC's (an episode's start is padded
 with its first observation, as a frame stack is): the history is the first `seq_len`, the next

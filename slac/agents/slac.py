@@ -103,7 +103,7 @@ class SLACAgent(ActorCriticAgent):
 
     @torch.no_grad()
     def probe(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
-        """What slac.drift follows on fixed windows: encoder features (B, T+1, F), the critic's latent
+        """What slac.run.drift follows on fixed windows: encoder features (B, T+1, F), the critic's latent
         samples (B, T+1, D) (torch's global noise: the caller fixes it), predicted rewards (B, T), and
         min-Q of the last transition (B,) on the critic's input."""
         batch = batch.to(self.device)

@@ -7,6 +7,11 @@ Suites: `dmc/<domain>-<task>` (DeepMind Control, camera 0), `gym/<EnvId>` (Gymna
 or `rgb_array` rendering can be wrapped the same way with `wrap_env`. With `observation="state"`
 (the `sac-state` baseline) they give the low-dimensional state as a float32 vector instead and
 never render: dm_control's observation dict flattened, Gymnasium's own observation vector.
+
+Modules: `dmc.py` (DeepMind Control), `atari.py` (ale-py), `toy.py` (the built-in tasks),
+`wrappers.py` (pixels, action repeat, one-hot actions, state vectors), `rendering.py` (headless
+MuJoCo: EGL or OSMesa, with a clear error when neither works), `state.py` (an episode's state in a
+checkpoint, so a resumed run continues mid-episode).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """A run: the training loop of Algorithm 1 (`trainer.py`, the `SLAC` class), evaluation episodes
 (`evaluation.py`), a run's state in a checkpoint and back (`state.py`), disk and memory checks
 (`checks.py`), metrics.csv / eval.csv / TensorBoard (`logging.py`), Weights & Biases
-(`tracking.py`), callbacks (`callbacks.py`), the drift probe (`drift.py`), and videos and model
-rollout pictures (`visualize.py`). May import policy, agents, models, replay, envs, common,
-config and errors; never tools or cli."""
+(`tracking.py`), callbacks (`callbacks.py`), the drift probe (`drift.py`), videos and model rollout
+pictures (`visualize.py`), exporting a run's policy and its model card (`deploy.py`), copying a run
+as it stood at a checkpoint (`fork.py`) and the plan a `learn` call announces (`plan.py`). May
+import policy, agents, models, replay, envs, common, config and errors; never tools or cli."""
