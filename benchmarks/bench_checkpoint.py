@@ -61,14 +61,14 @@ class PeakMemory:
 def fill(run: SLAC, frames: int, rng: np.random.Generator, episode: int = 250) -> None:
     """Write `frames` random frames into the run's replay as episodes of `episode` transitions."""
     pool = rng.integers(0, 256, (64, 3, 64, 64), dtype=np.uint8)
-    replay, c = run.replay, run.counters
+    replay, p = run.replay, run.progress
     for i in range(frames):
-        if c["agent_steps"] % episode == 0:
+        if p.agent_steps % episode == 0:
             replay.start_episode(pool[i % 64])
-            c["episodes"] += 1
+            p.episodes += 1
         replay.add(rng.uniform(-1, 1, run.action_dim).astype(np.float32), 0.0, pool[(i + 1) % 64], False)
-        c["agent_steps"] += 1
-        c["env_steps"] += run.config.resolved_action_repeat()
+        p.agent_steps += 1
+        p.env_steps += run.config.resolved_action_repeat()
 
 
 def main() -> None:

@@ -30,10 +30,10 @@ from dive_study import actor_history, critic_input, encode, load_agent, table
 from slac.agents import observation_kind
 from slac.agents.base import ActorCriticAgent
 from slac.common.checkpoint import load_checkpoint
+from slac.common.seeds import EVAL_EPISODES, EVALUATION, episode_seed, own_random_stream
 from slac.envs import make_env
 from slac.policy.history import HistoryPolicy
 from slac.replay import SequenceReplay
-from slac.run.evaluation import EVAL_EPISODES, EVALUATION, episode_seed, own_random_stream
 
 
 def latest_replay(run_dir: Path, agent: ActorCriticAgent) -> SequenceReplay:

@@ -72,7 +72,7 @@ def cmd_train(args) -> int:
         if args.overwrite:
             raise SlacError("--overwrite starts a new run in --run-dir; --resume continues the one in RUN_DIR: give one")
         run = SLAC.load(args.resume, **overrides)
-        print(f"resuming {args.resume} at env step {run.counters['env_steps']}", file=sys.stderr)
+        print(f"resuming {args.resume} at env step {run.progress.env_steps}", file=sys.stderr)
     else:
         config = Config.build(task=args.task, preset=args.preset, file=args.config, overrides=overrides)
         run = SLAC(config=config, on_existing="move" if args.overwrite else "refuse")
@@ -101,10 +101,10 @@ def _record_command(run_dir: Path, argv: list[str]) -> None:
 def _print_eval(run) -> None:
     """The run's last evaluation, at the env step it was made (a stopped run may have gone past it)."""
     if run.last_eval:
-        e, c = run.last_eval, run.counters
-        where = f"last evaluation, at env step {c['last_eval_step']:,}"
-        if c["env_steps"] != c["last_eval_step"]:
-            where += f" (the run stopped at {c['env_steps']:,})"
+        e, p = run.last_eval, run.progress
+        where = f"last evaluation, at env step {p.last_eval_step:,}"
+        if p.env_steps != p.last_eval_step:
+            where += f" (the run stopped at {p.env_steps:,})"
         print(f"{where}: return {e['return_stochastic']:.2f} +- {e['return_stochastic_std']:.2f} (stochastic), "
               f"{e['return_deterministic']:.2f} (deterministic)")
 
@@ -121,7 +121,7 @@ def cmd_eval(args) -> int:
     returns = run.evaluate(args.episodes, deterministic=args.deterministic, record=frames,
                            view_size=args.side_by_side or None)
     mode = "deterministic" if args.deterministic else "stochastic"
-    print(json.dumps({"run": str(args.run_dir), "checkpoint": str(run.checkpoint), "env_step": run.counters["env_steps"],
+    print(json.dumps({"run": str(args.run_dir), "checkpoint": str(run.checkpoint), "env_step": run.progress.env_steps,
                       "policy": mode, "episodes": args.episodes,
                       "return_mean": float(np.mean(returns)), "return_std": float(np.std(returns)),
                       "returns": [round(float(r), 3) for r in returns]}))
@@ -168,7 +168,7 @@ def cmd_export(args) -> int:
         run.close()
     use = ("act with it in ONNX Runtime (examples/act_onnx.py)" if args.format == "onnx"
            else f"load it with slac.load_policy({str(out)!r})")
-    print(f"{out}: policy of {args.run_dir} at env step {run.counters['env_steps']} "
+    print(f"{out}: policy of {args.run_dir} at env step {run.progress.env_steps} "
           f"({out.stat().st_size / 2**20:.1f} MB); {use}" + (f"; model card {out.parent / 'README.md'}" if args.card else ""))
     return 0
 

@@ -12,10 +12,11 @@ from slac.cli import build_parser, main
 from slac.config import Config
 from slac.run.logging import read_csv
 from slac.run.plan import format_duration, make_plan
+from slac.run.progress import Progress
 from slac.run.trainer import SLAC
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-START = {"env_steps": 0, "pretrain_updates": 0, "next_eval": 0}
+START = Progress()
 
 
 def test_the_plan_counts_the_work_of_algorithm_1_by_hand():
@@ -25,7 +26,7 @@ def test_the_plan_counts_the_work_of_algorithm_1_by_hand():
     assert plan.pretrain_updates == 50_000
     assert plan.rl_updates == (100_000 - 10_000) // 4  # one update per agent step after collection
     assert plan.evaluations == 11  # at 0, 10K, ..., 100K
-    resumed = make_plan(config, {"env_steps": 60_000, "pretrain_updates": 50_000, "next_eval": 70_000}, 100_000, True)
+    resumed = make_plan(config, Progress(env_steps=60_000, pretrain_updates=50_000, next_eval=70_000), 100_000, True)
     assert (resumed.random_env_steps, resumed.pretrain_updates, resumed.rl_updates, resumed.evaluations) == (0, 0, 10_000, 4)
     assert make_plan(config, START, 8_000, True).pretrain_updates == 0  # ends within random collection
 
@@ -72,7 +73,7 @@ def test_timing_the_plan_leaves_the_run_exactly_as_it_would_have_been(tmp_path):
 
 def test_the_progress_bars_time_left_covers_pretraining(tmp_path):
     run = SLAC(run_dir=tmp_path / "r", **TINY)
-    run.last_plan = make_plan(run.config, run.counters, 100, True)
+    run.last_plan = make_plan(run.config, run.progress, 100, True)
     run.last_plan.pretrain_update_s, run.last_plan.rl_update_s = 60.0, 1.0
     assert run._postfix(None)["updates left"] == format_duration(5 * 60.0 + 70 * 1.0) == "6 min"
     run.close()

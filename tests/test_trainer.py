@@ -6,8 +6,8 @@ import numpy as np
 from helpers import TINY
 
 from slac.common.checkpoint import list_checkpoints
+from slac.common.seeds import EVAL_EPISODES, episode_seed
 from slac.envs import make_env
-from slac.run.evaluation import EVAL_EPISODES, episode_seed
 from slac.run.logging import read_csv
 from slac.run.trainer import SLAC, random_policy_returns
 
@@ -88,7 +88,7 @@ def test_each_evaluation_draws_new_starts_and_the_random_baseline_shares_them(mo
     run.eval_env = env
     for step in (0, 10_000):
         resets.clear()
-        run.counters["env_steps"] = step
+        run.progress.env_steps = step
         run.evaluate()
         assert resets == [episode_seed(0, EVAL_EPISODES, step, k) for k in range(3)]
 
@@ -103,3 +103,19 @@ def test_keep_eval_checkpoints_keeps_the_networks_of_every_evaluation(tmp_path):
     at_100 = SLAC.load(tmp_path / "r", checkpoint=tmp_path / "r" / "checkpoints" / "evaluations" / kept[2],
                        replay=False)
     assert at_100.counters["env_steps"] == 100
+
+
+def test_progress_is_typed_and_counters_is_its_read_only_view(tmp_path):
+    import pytest
+
+    from slac.run.progress import Progress
+
+    run = SLAC(run_dir=tmp_path / "r", **TINY)
+    run.learn(60, progress=False)
+    assert isinstance(run.progress, Progress) and run.progress.env_steps == 60
+    assert dict(run.counters) == run.progress.state()
+    with pytest.raises(TypeError):
+        run.counters["env_steps"] = 0  # a view: the run's progress changes only through run.progress
+    with pytest.raises(ValueError, match="unknown progress counters"):
+        Progress().load_state({"env_step": 3})
+    run.close()

@@ -3,5 +3,6 @@
 (`checks.py`), metrics.csv / eval.csv / TensorBoard (`logging.py`), Weights & Biases
 (`tracking.py`), callbacks (`callbacks.py`), the drift probe (`drift.py`), videos and model rollout
 pictures (`visualize.py`), exporting a run's policy and its model card (`deploy.py`), copying a run
-as it stood at a checkpoint (`fork.py`) and the plan a `learn` call announces (`plan.py`). May
+as it stood at a checkpoint (`fork.py`), the plan a `learn` call announces (`plan.py`) and the run's typed progress
+(`progress.py`). May
 import policy, agents, models, replay, envs, common, config and errors; never tools or cli."""

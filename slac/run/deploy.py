@@ -31,7 +31,7 @@ def action_bounds(run: Any) -> tuple[list[float], list[float]]:
 
 def policy_metadata(run: Any) -> dict[str, Any]:
     """What an acting loop needs to know about the policy, and where it came from."""
-    config, c = run.config, run.counters
+    config, p = run.config, run.progress
     low, high = (None, None) if run.agent.discrete else action_bounds(run)
     pixels = config.agent != "sac-state"
     return {
@@ -40,8 +40,8 @@ def policy_metadata(run: Any) -> dict[str, Any]:
         "observation": "pixels" if pixels else "state", "image_size": config.image_size if pixels else None,
         "history_frames": run.agent.seq_len, "history_actions": run.agent.seq_len - 1 if config.agent == "slac" else 0,
         "action_dim": run.action_dim, "action_low": low, "action_high": high,
-        "action_repeat": config.resolved_action_repeat(), "env_steps": c["env_steps"],
-        "last_eval_env_step": c["last_eval_step"], "last_eval": run.last_eval,
+        "action_repeat": config.resolved_action_repeat(), "env_steps": p.env_steps,
+        "last_eval_env_step": p.last_eval_step, "last_eval": run.last_eval,
     }
 
 
@@ -106,7 +106,7 @@ def export_onnx(run: Any, out: str | Path, card: bool = False, opset: int | None
 def write_model_card(run: Any, exported: Path, gif_steps: int = 250) -> Path:
     """README.md beside `exported`: the run's facts, its evaluations, config and commands, and a GIF
     of one evaluation episode of the stochastic policy (the first `gif_steps` agent steps)."""
-    config, c = run.config, run.counters
+    config, p = run.config, run.progress
     folder = exported.parent
     rows = read_csv(run.run_dir / "eval.csv") if (run.run_dir / "eval.csv").is_file() else []
     commands_file = run.run_dir / "commands.txt"
@@ -119,8 +119,8 @@ def write_model_card(run: Any, exported: Path, gif_steps: int = 250) -> Path:
         f"| task | `{config.task}` (action repeat {config.resolved_action_repeat()}) |",
         f"| agent | `{config.agent}`" + (f", latent model `{config.model}`" if config.agent == "slac" else "") + " |",
         f"| seed | {config.seed} |",
-        f"| env steps trained | {c['env_steps']:,} (random actions for the first {config.init_steps:,}; "
-        f"{c['pretrain_updates']:,} model pretraining updates; {c['updates']:,} updates) |",
+        f"| env steps trained | {p.env_steps:,} (random actions for the first {config.init_steps:,}; "
+        f"{p.pretrain_updates:,} model pretraining updates; {p.updates:,} updates) |",
         f"| run directory | `{run.run_dir}` |", "",
         "## Evaluations", "",
         f"Every {config.eval_interval:,} env steps, {config.eval_episodes} episodes of the stochastic policy (what the "

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from slac.common.seeds import PROBE, episode_seed, own_random_stream
 from slac.replay import SequenceReplay
-from slac.run.evaluation import PROBE, episode_seed, own_random_stream
 
 PROBE_WINDOWS = 32
 RELATIVE = ("features", "latents")  # drift relative to the previous size; the rest in their own units

@@ -5,33 +5,14 @@ the random policy's returns on the same starts as the baseline."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import gymnasium as gym
 import numpy as np
-import torch
 
 from slac.agents.base import ActorCriticAgent
+from slac.common.seeds import EVAL_EPISODES, RANDOM_POLICY, episode_seed
 from slac.envs import render_view
 from slac.policy.history import HistoryPolicy
 from slac.run.visualize import side_by_side
-
-TRAIN_EPISODES, EVAL_EPISODES, REPLAY, TRAINER, RANDOM_POLICY, EVALUATION, ROLLOUTS, PROBE = range(8)  # seed streams
-
-
-def episode_seed(seed: int, stream: int, *index: int) -> int:
-    """Independent, reproducible seeds: stream 0 training episodes, 1 evaluation episodes, ...;
-    `index` names the draw within the stream (evaluation episodes: the evaluation's env step, episode)."""
-    return int(np.random.SeedSequence([seed, stream, *index]).generate_state(1)[0])
-
-
-@contextlib.contextmanager
-def own_random_stream(device: torch.device, seed: int) -> Iterator[None]:
-    """Torch's global generator(s) seeded with `seed` inside the block, restored after it."""
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        yield
 
 
 def run_episodes(agent: ActorCriticAgent, env: gym.Env, seed: int, episodes: int, deterministic: bool,

@@ -14,11 +14,12 @@ import torch
 from slac.common import faults
 from slac.config import Config
 from slac.replay import SequenceReplay
+from slac.run.progress import Progress
 
 
 @dataclass
 class Plan:
-    """The work from the run's current counters to `total` env steps."""
+    """The work from the run's progress to `total` env steps."""
 
     total: int
     random_env_steps: int  # still to collect with uniform random actions
@@ -66,21 +67,21 @@ class Plan:
         return found
 
 
-def make_plan(config: Config, counters: dict, total: int, has_model: bool) -> Plan:
-    """The remaining work of a run at `counters` (its env steps, pretraining updates, next evaluation)
+def make_plan(config: Config, progress: Progress, total: int, has_model: bool) -> Plan:
+    """The remaining work of a run at `progress` (its env steps, pretraining updates, next evaluation)
     to `total` env steps, as the loop of Algorithm 1 will do it."""
     repeat = config.resolved_action_repeat()
-    env_steps = counters["env_steps"]
+    env_steps = progress.env_steps
     random_steps = max(0, min(config.init_steps, total) - env_steps)
     learning_from = max(config.init_steps, env_steps)
     rl_agent_steps = -(-max(0, total - learning_from) // repeat)  # ceil: the last step may pass `total`
     pretrain = 0
     if has_model and total > config.init_steps:
-        pretrain = max(0, config.pretrain_steps - counters["pretrain_updates"])
+        pretrain = max(0, config.pretrain_steps - progress.pretrain_updates)
     interval = config.eval_interval
     evaluations = 0
     if config.eval_episodes:
-        due = [step for step in range(counters["next_eval"], total + 1, interval)] if counters["next_eval"] <= total else []
+        due = [step for step in range(progress.next_eval, total + 1, interval)] if progress.next_eval <= total else []
         evaluations = len(due) + (1 if total % interval and total > env_steps else 0)
     return Plan(total, random_steps, pretrain, rl_agent_steps * config.updates_per_step, evaluations,
                 config.eval_episodes, config.init_steps)

@@ -18,6 +18,7 @@ import torch
 from slac.agents.base import ActorCriticAgent
 from slac.common.checkpoint import latest_good_checkpoint, load_checkpoint
 from slac.common.host import resolve_device
+from slac.common.seeds import TRAIN_EPISODES, episode_seed
 from slac.config import Config
 from slac.envs.state import can_restore, episode_state, restore_episode
 from slac.errors import CheckpointError, SlacWarning
@@ -25,8 +26,8 @@ from slac.policy.history import HistoryPolicy
 from slac.replay import SequenceReplay
 from slac.run.checks import replay_check
 from slac.run.drift import DriftProbe
-from slac.run.evaluation import TRAIN_EPISODES, episode_seed
 from slac.run.logging import IntervalExtremes
+from slac.run.progress import Progress
 
 
 class Run(Protocol):
@@ -41,7 +42,7 @@ class Run(Protocol):
     drift: DriftProbe
     interval_stats: IntervalExtremes
     policy_state: HistoryPolicy
-    counters: dict[str, Any]
+    progress: Progress
     last_eval: dict[str, float]
     action_dim: int
     run_dir: Path
@@ -63,9 +64,9 @@ def capture(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
         tensors["drift_probe"] = probe_outputs
     if run.device.type == "cuda":
         tensors["cuda_rng"] = torch.cuda.get_rng_state(run.device)
-    in_episode_state = episode_state(run.env) if run.counters["in_episode"] else None
+    in_episode_state = episode_state(run.env) if run.progress.in_episode else None
     meta = {
-        "config": run.config.to_dict(), "counters": dict(run.counters), "last_eval": run.last_eval,
+        "config": run.config.to_dict(), "counters": run.progress.state(), "last_eval": run.last_eval,
         "model_version": run.agent.model_version, "action_dim": run.action_dim, "discrete": run.agent.discrete,
         "observation_shape": list(run.replay.frame_shape),
         "numpy_rng": run.rng.bit_generator.state, "replay_rng": run.replay.rng.bit_generator.state,
@@ -104,27 +105,30 @@ def restore(run: Run, tensors: dict[str, Any], meta: dict[str, Any], replay: boo
     except (KeyError, RuntimeError, ValueError, TypeError) as error:
         detail = " ".join(line.strip() for line in str(error).splitlines()[:2])
         raise CheckpointError(f"checkpoint does not match this run's networks or buffer: {detail}") from None
-    run.counters.update(meta["counters"])
+    try:
+        run.progress.load_state(meta["counters"])
+    except (KeyError, ValueError) as error:
+        raise CheckpointError(f"the checkpoint's progress does not fit this slac: {error}") from None
     run.last_eval = meta.get("last_eval", {})
     run.agent.model_version = int(meta.get("model_version", 0))
     run.drift.load_state(tensors.get("drift_probe", {}), meta.get("drift_probe_ends"))
     run.interval_stats.load_state(meta.get("interval_stats", {}))
-    if run.counters["in_episode"] and replay:
+    if run.progress.in_episode and replay:
         continue_episode(run, meta.get("env_state"))
 
 
 def continue_episode(run: Run, env_state: dict | None) -> None:
     """Restore the env mid-episode where it can be, else start a new episode on the next step."""
     if env_state is None or not can_restore(run.env):
-        run.counters["in_episode"] = False
+        run.progress.in_episode = False
         return
-    run.env.reset(seed=episode_seed(run.config.seed, TRAIN_EPISODES, run.counters["episodes"]))
+    run.env.reset(seed=episode_seed(run.config.seed, TRAIN_EPISODES, run.progress.episodes))
     try:
         restore_episode(run.env, env_state)
     except ValueError as error:  # e.g. a MuJoCo version whose state has another size
         warnings.warn(f"the checkpoint's episode cannot be continued ({error}); a new episode begins", SlacWarning,
                       stacklevel=4)
-        run.counters["in_episode"] = False
+        run.progress.in_episode = False
         return
     window = run.replay.gather(np.array([run.replay.total - 1]))
     run.policy_state.load_history(window.images[0, 1:].numpy(), window.actions[0, 1:].numpy(),
@@ -160,5 +164,5 @@ def load(cls: Callable[..., Run], run_dir: str | Path, *, checkpoint: str | Path
     restore(run, tensors, meta, replay=replay)
     run._logger = None
     if replay:
-        run._logger = run._open_run(resumed=run.counters)
+        run._logger = run._open_run(resumed=run.progress.state())
     return run

@@ -20,6 +20,7 @@ import time
 import warnings
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import gymnasium as gym
@@ -37,6 +38,7 @@ from slac.common.checkpoint import (
 )
 from slac.common.files import write_text_atomic
 from slac.common.host import resolve_device
+from slac.common.seeds import EVALUATION, REPLAY, ROLLOUTS, TRAIN_EPISODES, TRAINER, episode_seed, own_random_stream
 from slac.config import Config
 from slac.envs import describe_env, discrete_actions, make_env, wrap_env
 from slac.envs.wrappers import OneHotActions
@@ -48,24 +50,14 @@ from slac.run import state as run_state
 from slac.run.callbacks import Callback, as_callback
 from slac.run.checks import check_disk, claim_run_dir, existing_run, warn_emulated_bf16, warn_memory
 from slac.run.drift import DriftProbe
-from slac.run.evaluation import (
-    EVALUATION,
-    REPLAY,
-    ROLLOUTS,
-    TRAIN_EPISODES,
-    TRAINER,
-    episode_seed,
-    own_random_stream,
-    random_policy_returns,
-    record_sequence,
-    run_episodes,
-)
+from slac.run.evaluation import random_policy_returns, record_sequence, run_episodes
 from slac.run.logging import IntervalExtremes, RunLogger
 from slac.run.plan import Plan, format_duration, make_plan, time_updates
+from slac.run.progress import Progress
 from slac.run.tracking import start_wandb
 from slac.run.visualize import model_rollouts, rollout_grid, write_video
 
-__all__ = ["SLAC", "episode_seed", "random_policy_returns", "resolve_device"]  # defined in slac.run.evaluation, slac.common.host
+__all__ = ["SLAC", "episode_seed", "random_policy_returns", "resolve_device"]  # defined in slac.common, slac.run.evaluation
 
 TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
                  "alpha", "entropy", "entropy_gaussian", "entropy_tanh", "log_std", "saturation", "q1", "q2", "target_q")
@@ -139,11 +131,7 @@ class SLAC:
         self.policy_state = HistoryPolicy(self.agent)
         self.drift = DriftProbe(config.seed)
         self.interval_stats = IntervalExtremes()  # the reward model's extremes over each log interval
-        self.counters = {
-            "env_steps": 0, "agent_steps": 0, "updates": 0, "pretrain_updates": 0, "episodes": 0,
-            "episode_return": 0.0, "in_episode": False, "next_eval": 0, "next_checkpoint": config.checkpoint_interval,
-            "last_train_return": None, "last_eval_step": -1,
-        }
+        self.progress = Progress(next_checkpoint=config.checkpoint_interval)
         self.last_eval: dict[str, float] = {}
         self._logger: RunLogger | None = None
         self._stop = False
@@ -153,6 +141,11 @@ class SLAC:
         self.interrupted = False
         self.checkpoint: Path | None = None  # the checkpoint `SLAC.load` restored, if any
         self.last_plan: Plan | None = None  # what the last `learn` call set out to do
+
+    @property
+    def counters(self) -> MappingProxyType:
+        """The run's progress as a read-only mapping (`run.counters["env_steps"]`); `run.progress` is the typed one."""
+        return MappingProxyType(self.progress.state())
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -225,7 +218,7 @@ class SLAC:
         env step (slac.run.evaluation.run_episodes; `record`, `record_episodes` and `view_size` as there)."""
         env = env or self.eval_env or self.env
         episodes = self.config.eval_episodes if episodes is None else episodes
-        step = self.counters["env_steps"]
+        step = self.progress.env_steps
         with own_random_stream(self.device, episode_seed(self.config.seed, EVALUATION, step)):
             return run_episodes(self.agent, env, self.config.seed, episodes, deterministic, record, record_episodes,
                                 view_size, evaluation=step)
@@ -238,7 +231,7 @@ class SLAC:
             raise SlacError(f"agent {self.config.agent} has no latent model to roll out (only slac has one)")
         env = self.eval_env or self.env
         steps = steps or 2 * self.config.seq_len
-        with own_random_stream(self.device, episode_seed(self.config.seed, ROLLOUTS, self.counters["env_steps"])):
+        with own_random_stream(self.device, episode_seed(self.config.seed, ROLLOUTS, self.progress.env_steps)):
             sequences = [record_sequence(self.agent, env, self.config.seed, k, steps) for k in range(episodes)]
             length = min(len(frames) for frames, _ in sequences)
             return [model_rollouts(self.agent, frames[:length], actions[: length - 1]) for frames, actions in sequences]
@@ -248,7 +241,7 @@ class SLAC:
         """What training to `total_env_steps` (the run's count) will do from here (slac.run.plan):
         random env steps, pretraining and RL updates, evaluations; with `timed`, the update times
         measured on a copy of the agent (the run itself is untouched)."""
-        plan = make_plan(self.config, self.counters, total_env_steps, self.agent.has_model)
+        plan = make_plan(self.config, self.progress, total_env_steps, self.agent.has_model)
         if timed:
             shape = tuple(self.replay.frame_shape)
             for kind, count, model_only in (("pretrain_update_s", plan.pretrain_updates, True),
@@ -267,11 +260,11 @@ class SLAC:
         pretraining, warns either way."""
         from tqdm import tqdm
 
-        config, c = self.config, self.counters
+        config, p = self.config, self.progress
         if total_env_steps is None:
             total = config.steps
         else:
-            total = int(total_env_steps) + (c["env_steps"] if reset_num_timesteps else 0)
+            total = int(total_env_steps) + (p.env_steps if reset_num_timesteps else 0)
         self.last_plan = self.plan(total)
         if progress if announce is None else announce:
             print(self.last_plan.describe(), file=sys.stderr)
@@ -284,25 +277,25 @@ class SLAC:
         self._logger = self._logger or self._open_run(resumed=None)
         self._callback = as_callback(callback)
         self._stop = self.stopped_by_callback = False
-        bar = tqdm(total=total, initial=min(c["env_steps"], total), unit="step", dynamic_ncols=True,
+        bar = tqdm(total=total, initial=min(p.env_steps, total), unit="step", dynamic_ncols=True,
                    disable=not progress, desc=config.task, mininterval=_bar_interval())
         previous_handler = self._install_signal_handler()
-        window_start, window_steps = time.perf_counter(), c["env_steps"]
+        window_start, window_steps = time.perf_counter(), p.env_steps
         try:
-            while c["env_steps"] < total and not self._stop:
-                if (self.agent.has_model and c["agent_steps"] and c["env_steps"] >= config.init_steps
-                        and c["pretrain_updates"] < config.pretrain_steps):
+            while p.env_steps < total and not self._stop:
+                if (self.agent.has_model and p.agent_steps and p.env_steps >= config.init_steps
+                        and p.pretrain_updates < config.pretrain_steps):
                     self._pretrain(progress)  # after random collection (or on resuming it), before any policy step
                     if self._stop:
                         break
                 # Without an env of its own, evaluation waits for the training episode to end.
-                if c["env_steps"] >= c["next_eval"] and (self.eval_env is not None or not c["in_episode"]):
+                if p.env_steps >= p.next_eval and (self.eval_env is not None or not p.in_episode):
                     self._evaluate_and_log(bar)
                     if self._stop:  # a callback stopped training on this evaluation
                         break
-                if not c["in_episode"]:
+                if not p.in_episode:
                     self._start_episode()
-                learning = c["env_steps"] >= config.init_steps  # the policy acts and updates follow
+                learning = p.env_steps >= config.init_steps  # the policy acts and updates follow
                 if learning:
                     action = self.policy_state.act()
                 else:
@@ -313,26 +306,26 @@ class SLAC:
                     for _ in range(config.updates_per_step):
                         terms = self.agent.update(self.replay.sample(config.ac_batch))
                         self.interval_stats.add(terms)
-                        c["updates"] += 1
-                        if c["updates"] % config.log_interval == 0:
+                        p.updates += 1
+                        if p.updates % config.log_interval == 0:
                             now = time.perf_counter()
-                            rate = (c["env_steps"] - window_steps) / max(now - window_start, 1e-9)
-                            window_start, window_steps = now, c["env_steps"]
+                            rate = (p.env_steps - window_steps) / max(now - window_start, 1e-9)
+                            window_start, window_steps = now, p.env_steps
                             self._log_train(terms, "train", rate)
                             bar.set_postfix(self._postfix(rate), refresh=False)
                 if self._callback is not None and self._callback.on_step(self) is False:
                     self._stop = self.stopped_by_callback = True
-                if c["env_steps"] >= c["next_checkpoint"] or self.replay.unflushed >= self._frames_per_checkpoint:
+                if p.env_steps >= p.next_checkpoint or self.replay.unflushed >= self._frames_per_checkpoint:
                     self.save()
-                    c["next_checkpoint"] += config.checkpoint_interval
-                    c["next_checkpoint"] = max(c["next_checkpoint"], c["env_steps"] + 1)
-            finished = c["env_steps"] >= config.steps and c["last_eval_step"] != c["env_steps"]
-            if not self._stop and (c["env_steps"] >= c["next_eval"] or finished):
+                    p.next_checkpoint += config.checkpoint_interval
+                    p.next_checkpoint = max(p.next_checkpoint, p.env_steps + 1)
+            finished = p.env_steps >= config.steps and p.last_eval_step != p.env_steps
+            if not self._stop and (p.env_steps >= p.next_eval or finished):
                 self._evaluate_and_log(bar)
             self.save()
         except NumericalError as error:  # stop before the bad step is taken; nothing more is written
             saved = list_checkpoints(self.run_dir)
-            raise NumericalError(f"{error} (env step {c['env_steps']}); training stopped, the last good checkpoint is "
+            raise NumericalError(f"{error} (env step {p.env_steps}); training stopped, the last good checkpoint is "
                                  f"{saved[-1] if saved else 'none (no checkpoint was written yet)'}") from None
         finally:
             bar.close()
@@ -347,87 +340,87 @@ class SLAC:
         return self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
 
     def _start_episode(self) -> None:
-        c = self.counters
-        obs, _ = self.env.reset(seed=episode_seed(self.config.seed, TRAIN_EPISODES, c["episodes"]))
+        p = self.progress
+        obs, _ = self.env.reset(seed=episode_seed(self.config.seed, TRAIN_EPISODES, p.episodes))
         self.replay.start_episode(obs)
         self.policy_state.start(obs)
-        c["in_episode"], c["episode_return"] = True, 0.0
+        p.in_episode, p.episode_return = True, 0.0
 
     def _env_step(self, action: np.ndarray) -> tuple[bool, int]:
-        c = self.counters
+        p = self.progress
         faults.inject("env_step")
         obs, reward, terminated, truncated, info = self.env.step(action)
         inner = int(info.get("env_steps", 1))
-        c["env_steps"] += inner
-        c["agent_steps"] += 1
-        c["episode_return"] += float(reward)
+        p.env_steps += inner
+        p.agent_steps += 1
+        p.episode_return += float(reward)
         self.replay.add(action, reward, obs, bool(terminated))
         self.policy_state.observe(action, obs)
         done = bool(terminated or truncated)
         if done:
-            c["episodes"] += 1
-            c["in_episode"] = False
-            c["last_train_return"] = c["episode_return"]
+            p.episodes += 1
+            p.in_episode = False
+            p.last_train_return = p.episode_return
         return done, inner
 
     def _pretrain(self, progress: bool) -> None:
         """Model-only updates on random-collection data (the first `model_batch` windows of a batch)."""
         from tqdm import tqdm
 
-        config, c = self.config, self.counters
-        bar = tqdm(total=config.pretrain_steps, initial=c["pretrain_updates"], unit="update", desc="pretrain model",
+        config, p = self.config, self.progress
+        bar = tqdm(total=config.pretrain_steps, initial=p.pretrain_updates, unit="update", desc="pretrain model",
                    disable=not progress, leave=False, dynamic_ncols=True, mininterval=_bar_interval())
-        while c["pretrain_updates"] < config.pretrain_steps and not self._stop:
+        while p.pretrain_updates < config.pretrain_steps and not self._stop:
             terms = self.agent.update(self.replay.sample(config.model_batch), model_only=True)
             self.interval_stats.add(terms)
-            c["pretrain_updates"] += 1
+            p.pretrain_updates += 1
             bar.update(1)
-            if c["pretrain_updates"] % config.log_interval == 0 or c["pretrain_updates"] == config.pretrain_steps:
+            if p.pretrain_updates % config.log_interval == 0 or p.pretrain_updates == config.pretrain_steps:
                 self._log_train(terms, "pretrain", None)
                 bar.set_postfix(self._postfix(None), refresh=False)
-            if c["pretrain_updates"] % config.pretrain_checkpoint_interval == 0:
+            if p.pretrain_updates % config.pretrain_checkpoint_interval == 0:
                 self.save()
         bar.close()
-        if not self._stop and c["pretrain_updates"] % config.pretrain_checkpoint_interval:
+        if not self._stop and p.pretrain_updates % config.pretrain_checkpoint_interval:
             self.save()
 
     def _evaluate_and_log(self, bar=None) -> None:
-        c = self.counters
+        p = self.progress
         if self.config.eval_episodes == 0:  # evaluation switched off
-            c["next_eval"] = (c["env_steps"] // self.config.eval_interval + 1) * self.config.eval_interval
-            c["last_eval_step"] = c["env_steps"]
+            p.next_eval = (p.env_steps // self.config.eval_interval + 1) * self.config.eval_interval
+            p.last_eval_step = p.env_steps
             return
         start = time.perf_counter()
         video: list | None = [] if self.config.eval_video else None
         stochastic = self.evaluate(deterministic=False, record=video, record_episodes=1)
         deterministic = self.evaluate(deterministic=True)
         if video:
-            write_video(self.run_dir / "videos" / f"eval_{c['env_steps']:09d}.mp4", video)
+            write_video(self.run_dir / "videos" / f"eval_{p.env_steps:09d}.mp4", video)
         if self.config.log_rollouts and self.agent.has_model:
-            self._logger.image("model/rollouts", rollout_grid(self.rollouts(1)), c["env_steps"])
+            self._logger.image("model/rollouts", rollout_grid(self.rollouts(1)), p.env_steps)
         self.last_eval = {
             "return_stochastic": float(stochastic.mean()), "return_stochastic_std": float(stochastic.std()),
             "return_deterministic": float(deterministic.mean()), "return_deterministic_std": float(deterministic.std()),
         }
-        row = {"env_step": c["env_steps"], "agent_step": c["agent_steps"], "update": c["updates"], **self.last_eval,
+        row = {"env_step": p.env_steps, "agent_step": p.agent_steps, "update": p.updates, **self.last_eval,
                "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start}
         self._logger.log("eval", row)
         if self.config.keep_eval_checkpoints:  # networks at every evaluation, kept for offline study
-            self.save(self.run_dir / "checkpoints" / "evaluations" / f"step_{c['env_steps']:09d}.pt")
+            self.save(self.run_dir / "checkpoints" / "evaluations" / f"step_{p.env_steps:09d}.pt")
         if self._callback is not None and self._callback.on_evaluation(self, row) is False:
             self._stop = self.stopped_by_callback = True
         if self.eval_env is None:
-            c["in_episode"] = False  # the training env was used: its episode starts afresh
-        c["next_eval"] = (c["env_steps"] // self.config.eval_interval + 1) * self.config.eval_interval
-        c["last_eval_step"] = c["env_steps"]
+            p.in_episode = False  # the training env was used: its episode starts afresh
+        p.next_eval = (p.env_steps // self.config.eval_interval + 1) * self.config.eval_interval
+        p.last_eval_step = p.env_steps
         if bar is not None:
             bar.set_postfix(self._postfix(None), refresh=False)
 
     def _log_train(self, terms: dict[str, torch.Tensor], phase: str, rate: float | None) -> None:
-        c = self.counters
-        row = {"env_step": c["env_steps"], "agent_step": c["agent_steps"], "phase": phase,
-               "update": c["updates"] if phase == "train" else c["pretrain_updates"],
-               "steps_per_s": rate, "train_return": c["last_train_return"]}
+        p = self.progress
+        row = {"env_step": p.env_steps, "agent_step": p.agent_steps, "phase": phase,
+               "update": p.updates if phase == "train" else p.pretrain_updates,
+               "steps_per_s": rate, "train_return": p.last_train_return}
         row.update({k: float(v) for k, v in terms.items() if k in TRAIN_METRICS})
         row.update(self.interval_stats.take())
         if phase == "train":
@@ -451,7 +444,7 @@ class SLAC:
         plan = self.last_plan
         if plan is None:
             return None
-        left = make_plan(self.config, self.counters, plan.total, self.agent.has_model)
+        left = make_plan(self.config, self.progress, plan.total, self.agent.has_model)
         return plan.update_seconds(left.pretrain_updates, left.rl_updates)
 
     # ------------------------------------------------------------------ Ctrl-C / SIGTERM
@@ -485,7 +478,7 @@ class SLAC:
         self.replay.persist(self.run_dir / "replay")
         self.replay.flush()
         tensors, meta = self.state()
-        target = Path(path) if path else checkpoint_path(self.run_dir, self.counters["env_steps"])
+        target = Path(path) if path else checkpoint_path(self.run_dir, self.progress.env_steps)
         save_checkpoint(target, tensors, meta)
         if path is None:
             prune_checkpoints(self.run_dir, self.config.keep_checkpoints,
@@ -512,9 +505,9 @@ class SLAC:
         """Write the policy alone (`slac.load_policy(path)` acts with it): no critics, optimisers or replay."""
         from slac.policy.export import export_policy
 
-        c = self.counters
-        info = {"task": self.config.task, "run_dir": str(self.run_dir), "env_steps": c["env_steps"],
-                "updates": c["updates"], "pretrain_updates": c["pretrain_updates"]}
+        p = self.progress
+        info = {"task": self.config.task, "run_dir": str(self.run_dir), "env_steps": p.env_steps,
+                "updates": p.updates, "pretrain_updates": p.pretrain_updates}
         return export_policy(self.agent, path, info)
 
     def close(self) -> None:

@@ -114,16 +114,16 @@ def run_benchmark(config: Config, device: torch.device, repeats: int = 5, action
     torch.manual_seed(0)
     model_s, full_s, sample_s, gflop = _update_timings(config, device, repeats, action_dim, rng)
     run = _iteration_run(config, rng)
-    counters = run.counters
+    progress = run.progress
 
     def iteration() -> None:  # the trainer's loop body at one update per agent step
-        if not counters["in_episode"]:
+        if not progress.in_episode:
             run._start_episode()
         run._env_step(run.policy_state.act())
         run.agent.update(run.replay.sample(config.ac_batch))
 
     iteration_s = timed(iteration, repeats, device)
-    if not counters["in_episode"]:
+    if not progress.in_episode:
         run._start_episode()
 
     def act_after_update() -> None:  # training: the encoder changed, the 8-frame history is re-encoded

@@ -96,15 +96,15 @@ def _train(spec: dict, run_dir: Path, report) -> dict:
         run = SLAC(config=Config.from_dict(spec["config"]), run_dir=run_dir)
     with open(run_dir / WORKER_LOG, "a") as log:
         log.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time(),
-                              "resumed_from": run.counters["env_steps"]}) + "\n")
+                              "resumed_from": run.progress.env_steps}) + "\n")
     try:
-        if run.counters["env_steps"] < steps:
+        if run.progress.env_steps < steps:
             run.learn(progress=False, callback=_ReportEvaluations(report))
         else:  # finished before: nothing to train
-            report({"env_step": run.counters["env_steps"], **run.last_eval})
+            report({"env_step": run.progress.env_steps, **run.last_eval})
     finally:
         run.close()
-    return {"env_steps": run.counters["env_steps"], "last_eval": run.last_eval}
+    return {"env_steps": run.progress.env_steps, "last_eval": run.last_eval}
 
 
 class _ReportEvaluations:
