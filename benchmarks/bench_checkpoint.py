@@ -81,7 +81,7 @@ def main() -> None:
     run_dir = Path(args.run_dir)
     shutil.rmtree(run_dir, ignore_errors=True)
     run = SLAC(args.task, run_dir=run_dir, replay_capacity=args.capacity, device="cpu")
-    run._logger = run._open_run(resume_step=None)  # what learn() does first: the run directory exists
+    run.open_logs()  # what learn() does first: the run directory exists
     rng = np.random.default_rng(0)
     fill(run, args.capacity, rng)
     run.agent.update(run.replay.sample(run.config.ac_batch))  # the optimisers hold their state, as in a run

@@ -68,7 +68,7 @@ def measure(agent_name: str, steps: int, threads: int) -> dict:
         policy.act()
 
     def torch_whole_history() -> None:
-        policy._features.extend([None] * policy.length)
+        policy.forget_features()
         policy.act()
 
     return {"agent": agent_name, "onnx_mb": round(size / 2**20, 2), "largest_difference": difference,

@@ -141,3 +141,20 @@ def test_the_cli_docstring_names_every_command():
     from slac import cli
 
     assert all(re.search(rf"\b{name}\b", cli.__doc__) for name in cli.COMMANDS)
+
+
+def test_no_module_reads_another_objects_private_attributes():
+    """`obj._name` for a private attribute or method of a slac class only in the module that defines it
+    (a library's own private attribute, e.g. Gymnasium's, is not slac's to keep)."""
+    import re
+
+    root = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), *(root / "scripts").glob("*.py"), *(root / "benchmarks").glob("*.py")]
+    sources = {path: path.read_text() for path in files if path.is_file()}
+    defined = {path: set(re.findall(r"\bself\.(_[a-z]\w*)\s*(?::[^=\n]+)?=", text))
+               | set(re.findall(r"^\s+def (_[a-z]\w*)\(", text, re.M)) for path, text in sources.items()}
+    private = set().union(*defined.values())
+    found = [f"{path.relative_to(root)}: {receiver}.{name}" for path, text in sources.items()
+             for receiver, name in re.findall(r"\b(\w+)\.(_[a-z]\w*)\b", text)
+             if name in private and receiver not in ("self", "cls") and name not in defined[path]]
+    assert not found, found

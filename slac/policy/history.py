@@ -48,6 +48,10 @@ class HistoryPolicy:
         self._features.extend([None] * self.length)
         self.real_frames = self.length if real_frames is None else real_frames
 
+    def forget_features(self) -> None:
+        """Encode the whole history again at the next `act` (what a changed encoder needs)."""
+        self._features.extend([None] * self.length)
+
     def observe(self, action: np.ndarray, observation: np.ndarray) -> None:
         """Record the action taken and the frame it led to."""
         self.actions.append(np.asarray(action, np.float32))

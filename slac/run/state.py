@@ -46,10 +46,6 @@ class Run(Protocol):
     last_eval: dict[str, float]
     action_dim: int
     run_dir: Path
-    _without_replay: bool
-    _logger: Any
-
-    def _open_run(self, resumed: dict[str, int] | None) -> Any: ...
 
 
 def capture(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -160,9 +156,5 @@ def load(cls: Callable[..., Run], run_dir: str | Path, *, checkpoint: str | Path
                   on_existing="continue")
         run.config = config
     run.checkpoint = Path(checkpoint)
-    run._without_replay = not replay
     restore(run, tensors, meta, replay=replay)
-    run._logger = None
-    if replay:
-        run._logger = run._open_run(resumed=run.progress.state())
     return run

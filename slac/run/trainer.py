@@ -185,8 +185,9 @@ class SLAC:
             self._run_dir = path
         return self._run_dir
 
-    def _open_run(self, resumed: dict[str, int] | None) -> RunLogger:
-        """The run directory's logs; `resumed`: the counters of the checkpoint a resumed run starts from."""
+    def open_logs(self, resumed: dict[str, int] | None = None) -> None:
+        """Open the run directory's logs (config.json, the replay files, metrics.csv, eval.csv, TensorBoard);
+        `resumed`: the progress of the checkpoint a resumed run starts from (rows logged after it are dropped)."""
         if self._without_replay:
             raise SlacError(f"{self.run_dir} was loaded without its replay (replay=False); load it with replay=True "
                             "to train it")
@@ -194,7 +195,7 @@ class SLAC:
         write_text_atomic(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.replay.persist(self.run_dir / "replay")
         tracker = start_wandb(self.config, self.run_dir) if self.config.wandb_project else None
-        return RunLogger(self.run_dir, resumed=resumed, tracker=tracker)
+        self._logger = RunLogger(self.run_dir, resumed=resumed, tracker=tracker)
 
     # ------------------------------------------------------------------ acting
     def policy(self) -> HistoryPolicy:
@@ -274,7 +275,8 @@ class SLAC:
         warn_emulated_bf16(config.precision, self.device.type)
         check_disk(self.run_dir, self.replay.nbytes, _parameter_bytes(self.agent) * 3, config.keep_checkpoints)
         remove_partial_checkpoints(self.run_dir)
-        self._logger = self._logger or self._open_run(resumed=None)
+        if self._logger is None:
+            self.open_logs()
         self._callback = as_callback(callback)
         self._stop = self.stopped_by_callback = False
         bar = tqdm(total=total, initial=min(p.env_steps, total), unit="step", dynamic_ncols=True,
@@ -294,13 +296,13 @@ class SLAC:
                     if self._stop:  # a callback stopped training on this evaluation
                         break
                 if not p.in_episode:
-                    self._start_episode()
+                    self.start_episode()
                 learning = p.env_steps >= config.init_steps  # the policy acts and updates follow
                 if learning:
                     action = self.policy_state.act()
                 else:
                     action = self._random_action()
-                done, inner = self._env_step(action)
+                done, inner = self.env_step(action)
                 bar.update(inner)
                 if learning:
                     for _ in range(config.updates_per_step):
@@ -339,14 +341,16 @@ class SLAC:
             return np.eye(self.action_dim, dtype=np.float32)[self.rng.integers(self.action_dim)]
         return self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
 
-    def _start_episode(self) -> None:
+    def start_episode(self) -> None:
+        """Reset the training env for the next training episode (its start drawn from the seed and the episode's number)."""
         p = self.progress
         obs, _ = self.env.reset(seed=episode_seed(self.config.seed, TRAIN_EPISODES, p.episodes))
         self.replay.start_episode(obs)
         self.policy_state.start(obs)
         p.in_episode, p.episode_return = True, 0.0
 
-    def _env_step(self, action: np.ndarray) -> tuple[bool, int]:
+    def env_step(self, action: np.ndarray) -> tuple[bool, int]:
+        """One agent step of the training env, into the replay and the policy's history: (episode ended, env steps taken)."""
         p = self.progress
         faults.inject("env_step")
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -499,7 +503,11 @@ class SLAC:
         exports, but cannot train or save. `env`: the env object a run trained on when it cannot be
         made by name (a run recorded as `env/<module>:<Class>`, or an unregistered Gymnasium id)."""
         make = cls if env is None else functools.partial(cls, env)
-        return run_state.load(make, run_dir, checkpoint=checkpoint, device=device, replay=replay, **overrides)
+        run = run_state.load(make, run_dir, checkpoint=checkpoint, device=device, replay=replay, **overrides)
+        run._without_replay = not replay
+        if replay:
+            run.open_logs(resumed=run.progress.state())
+        return run
 
     def export(self, path: str | Path) -> Path:
         """Write the policy alone (`slac.load_policy(path)` acts with it): no critics, optimisers or replay."""

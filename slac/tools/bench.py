@@ -118,13 +118,13 @@ def run_benchmark(config: Config, device: torch.device, repeats: int = 5, action
 
     def iteration() -> None:  # the trainer's loop body at one update per agent step
         if not progress.in_episode:
-            run._start_episode()
-        run._env_step(run.policy_state.act())
+            run.start_episode()
+        run.env_step(run.policy_state.act())
         run.agent.update(run.replay.sample(config.ac_batch))
 
     iteration_s = timed(iteration, repeats, device)
     if not progress.in_episode:
-        run._start_episode()
+        run.start_episode()
 
     def act_after_update() -> None:  # training: the encoder changed, the 8-frame history is re-encoded
         run.agent.model_version += 1
