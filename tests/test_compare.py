@@ -75,7 +75,7 @@ def test_one_row_per_seed_the_second_trajectory_apart_and_nothing_pooled(runs):
     assert bf16[head.index("runs (seeds)")] == "2" and bf16[head.index("reached 100K")] == "2 of 2"
     assert bf16[head.index("ours @100K")] == "836.4, 407.2"  # never the pooled mean of seed 1's two runs
     assert fp32[head.index("reached 100K")] == "1 of 3"
-    assert fp32[head.index("ours @100K")] == "950.0 (s3 stopped at 60,000; s4 stopped at 10,000)"
+    assert fp32[head.index("ours @100K")] == "950.0 (s3 stopped at 60,000; s4 stopped at 10,000 (pretraining the model))"
 
 
 def test_the_authors_columns_equal_their_published_runs(runs):

@@ -5,6 +5,8 @@ see (histories, random shifts, filter restarts). The losses themselves are in sl
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
@@ -14,6 +16,7 @@ from slac.agents.losses import actor_loss, alpha_loss, critic_loss, discrete_act
 from slac.agents.networks import CategoricalActor, DiscreteTwinCritic, TanhGaussianActor, TwinCritic
 from slac.common import faults
 from slac.errors import NumericalError
+from slac.models.nets import authors_init
 from slac.replay import SequenceBatch
 
 
@@ -112,6 +115,19 @@ class ActorCriticAgent(nn.Module):
             target = -float(self.action_dim)
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(config.init_alpha))))
         self.target_entropy = target if config.target_entropy is None else config.target_entropy
+
+    def _finish_init(self, device: torch.device | str, optimized: dict[str, tuple[list[nn.Parameter], float]]) -> None:
+        """The end every agent's constructor shares: the authors' initialisation of every layer
+        (`init=authors`, Keras' defaults), the target critic copied after it, the device, and one fused
+        Adam per loss over `optimized` = {name: (parameters, learning rate)}."""
+        if self.config.init == "authors":
+            self.apply(authors_init)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.to(device)
+        self.device = torch.device(device)
+        fused = self.device.type in ("cpu", "cuda")  # one kernel per step
+        self.optimizers = {name: torch.optim.Adam(params, lr=lr, fused=fused) for name, (params, lr) in optimized.items()}
+        self.model_version = 0  # updates so far: cached encoder features are valid for one version
 
     def q_value(self, critic_input: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """min_i Q_i(input, a), (B,); `action` one-hot for discrete critics."""

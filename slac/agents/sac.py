@@ -16,16 +16,14 @@ encoder without gradients, as SLAC's target uses the current model's latents.
 from __future__ import annotations
 
 import contextlib
-import copy
 
 import numpy as np
 import torch
 from torch import nn
 
 from slac.agents.base import ActorCriticAgent, random_shift
-from slac.common.host import set_cuda_matmul_precision
 from slac.config import Config
-from slac.models.nets import Encoder, authors_init
+from slac.models.nets import Encoder
 from slac.replay import SequenceBatch
 
 
@@ -46,25 +44,13 @@ class SACAgent(ActorCriticAgent):
         self.encoder = Encoder(config.encoder_depth, config.feature_dim) if pixels else None
         feature_dim = config.feature_dim if pixels else self.observation_shape[0]
         self._add_actor_critic(self.seq_len * feature_dim, self.seq_len * feature_dim)
-        if config.init == "authors":
-            self.apply(authors_init)
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.to(device)
-        self.device = torch.device(device)
-        if pixels and config.channels_last:
-            self.encoder.to(memory_format=torch.channels_last)
-        if self.device.type == "cuda":
-            set_cuda_matmul_precision(config.tf32)
         # The critic's loss trains the encoder too: one optimiser for both.
         self._critic_params = list(self.critic.parameters()) + (list(self.encoder.parameters()) if pixels else [])
-        adam = torch.optim.Adam
-        fused = {"fused": self.device.type in ("cpu", "cuda")}
-        self.optimizers = {
-            "critic": adam(self._critic_params, lr=config.critic_lr, **fused),
-            "actor": adam(self.actor.parameters(), lr=config.actor_lr, **fused),
-            "alpha": adam([self.log_alpha], lr=config.alpha_lr, **fused),
-        }
-        self.model_version = 0  # updates so far: cached encoder features are valid for one version
+        self._finish_init(device, {"critic": (self._critic_params, config.critic_lr),
+                                   "actor": (list(self.actor.parameters()), config.actor_lr),
+                                   "alpha": ([self.log_alpha], config.alpha_lr)})
+        if pixels and config.channels_last:
+            self.encoder.to(memory_format=torch.channels_last)
 
     def acting_modules(self) -> dict[str, nn.Module]:
         """What acting needs (what `slac export` writes): the encoder (sac-pixels) and the actor."""

@@ -3,18 +3,13 @@ twin critics on latent samples, the temperature, and their optimisers; one batch
 
 from __future__ import annotations
 
-import copy
-import functools
-
 import numpy as np
 import torch
 from torch import nn
 
 from slac.agents.base import ActorCriticAgent, actor_input, batch_history_resets, random_shift
-from slac.common.host import keep_freed_memory, set_cuda_matmul_precision
 from slac.config import Config
 from slac.models import LatentModel, build_model
-from slac.models.nets import authors_init
 from slac.replay import SequenceBatch
 
 
@@ -34,30 +29,16 @@ class SLACAgent(ActorCriticAgent):
         history_dim = config.seq_len * config.feature_dim + (config.seq_len - 1) * action_dim
         input_dims = {"history": history_dim, "latent": self.model.latent_dim}
         self._add_actor_critic(input_dims[config.actor_input], input_dims[config.critic_input])
-        if config.init == "authors":  # every layer initialised the authors' way (Keras defaults)
-            for network in (self.model, self.actor, self.critic):
-                network.apply(authors_init)
-        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.to(device)
-        self.device = torch.device(device)
+        self._finish_init(device, {"model": (list(self.model.parameters()), config.model_lr),
+                                   "critic": (list(self.critic.parameters()), config.critic_lr),
+                                   "actor": (list(self.actor.parameters()), config.actor_lr),
+                                   "alpha": ([self.log_alpha], config.alpha_lr)})
         if config.channels_last:
             self.model.encoder.to(memory_format=torch.channels_last)
             self.model.decoder.to(memory_format=torch.channels_last)
-        if self.device.type == "cpu" and config.keep_freed_memory:
-            keep_freed_memory()  # ~14% of a CPU update was page faults of freshly mapped tensors
-        if self.device.type == "cuda":
-            set_cuda_matmul_precision(config.tf32)
         if config.compile:  # in place, so parameter names (and checkpoints) are unchanged
             self.model.encoder.compile()
             self.model.decoder.compile()
-        adam = functools.partial(torch.optim.Adam, fused=self.device.type in ("cpu", "cuda"))  # one kernel per step
-        self.optimizers = {
-            "model": adam(self.model.parameters(), lr=config.model_lr),
-            "critic": adam(self.critic.parameters(), lr=config.critic_lr),
-            "actor": adam(self.actor.parameters(), lr=config.actor_lr),
-            "alpha": adam([self.log_alpha], lr=config.alpha_lr),
-        }
-        self.model_version = 0  # model updates so far: cached encoder features are valid for one version
 
     def acting_modules(self) -> dict[str, nn.Module]:
         """What acting needs (what `slac export` writes): the model (encoder, and a latent actor's filter), the actor."""

@@ -17,7 +17,7 @@ import numpy as np
 from slac.agents import build_agent
 from slac.agents.base import ActorCriticAgent
 from slac.common.checkpoint import load_checkpoint, save_checkpoint
-from slac.common.host import resolve_device
+from slac.common.host import apply_host_settings, resolve_device
 from slac.config import Config
 from slac.errors import CheckpointError
 from slac.policy.history import HistoryPolicy
@@ -60,6 +60,7 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
         raise CheckpointError(f"{path}: not an exported policy (a run's checkpoint? write one with "
                               "`slac export RUN --out policy.pt`, or load the run with slac.SLAC.load)")
     config = Config.from_dict({**meta["config"], "device": str(map_location), "compile": False})
+    apply_host_settings(map_location, keep_freed=False, tf32=config.tf32)  # fp32 means fp32 on CUDA, as in training
     agent = build_agent(config, int(meta["action_dim"]), map_location, tuple(meta.get("observation_shape", (3, 64, 64))),
                         discrete=bool(meta.get("discrete", False)))
     try:

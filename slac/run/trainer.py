@@ -37,7 +37,7 @@ from slac.common.checkpoint import (
     save_checkpoint,
 )
 from slac.common.files import write_text_atomic
-from slac.common.host import resolve_device
+from slac.common.host import apply_host_settings, resolve_device
 from slac.common.seeds import EVALUATION, REPLAY, ROLLOUTS, TRAIN_EPISODES, TRAINER, episode_seed, own_random_stream
 from slac.config import Config
 from slac.envs import describe_env, discrete_actions, make_env, wrap_env
@@ -112,8 +112,7 @@ class SLAC:
         if self._run_dir is not None and on_existing != "continue":
             claim_run_dir(self._run_dir, overwrite=on_existing == "move")
         self.device = resolve_device(config.device)
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        apply_host_settings(self.device, config.threads, config.keep_freed_memory, config.tf32)  # once, for the run
         self.env = self._make_env(env)
         self.eval_env = eval_env if eval_env is not None else (self._make_env(None) if not isinstance(env, gym.Env) else None)
         space = self.env.observation_space

@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from slac.agents import build_agent, observation_kind
 from slac.agents.base import ActorCriticAgent
-from slac.common.host import cpu_has_native_bf16, cpu_name
+from slac.common.host import apply_host_settings, cpu_has_native_bf16, cpu_name
 from slac.config import Config
 from slac.replay import SequenceReplay
 
@@ -112,6 +112,7 @@ def run_benchmark(config: Config, device: torch.device, repeats: int = 5, action
     """All timings for `config` on `device`, as one flat dict (seconds unless named otherwise)."""
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
+    apply_host_settings(device, config.threads, config.keep_freed_memory, config.tf32)  # as a run does
     model_s, full_s, sample_s, gflop = _update_timings(config, device, repeats, action_dim, rng)
     run = _iteration_run(config, rng)
     progress = run.progress

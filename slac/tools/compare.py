@@ -214,7 +214,7 @@ def summary_table(comparisons: list[Comparison], at: int) -> str:
         s = rank_summary(comparison, at)
         runs = len(comparison.counted)
         reached = ", ".join(f"{r.returns[at]:.1f}" for r in s["reached"]) or "-"
-        stopped = "; ".join(f"s{r.seed} stopped at {r.last_step:,}" for r in s["stopped"])
+        stopped = "; ".join(f"s{r.seed} {_status(r, at)}" for r in s["stopped"])
         ref = s["reference"]
         authors = (f"{ref['return_mean']:.1f} +- {ref['return_std']:.1f} [{ref['return_min']:.1f}, "
                    f"{ref['return_max']:.1f}]") if ref else "no published curve"
