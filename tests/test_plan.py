@@ -11,6 +11,7 @@ from helpers import TINY
 from slac.cli import build_parser, main
 from slac.config import Config
 from slac.run.logging import read_csv
+from slac.run.loop import updates_left_s
 from slac.run.plan import format_duration, make_plan
 from slac.run.progress import Progress
 from slac.run.trainer import SLAC
@@ -75,7 +76,7 @@ def test_the_progress_bars_time_left_covers_pretraining(tmp_path):
     run = SLAC(run_dir=tmp_path / "r", **TINY)
     run.last_plan = make_plan(run.config, run.progress, 100, True)
     run.last_plan.pretrain_update_s, run.last_plan.rl_update_s = 60.0, 1.0
-    assert run._postfix(None)["updates left"] == format_duration(5 * 60.0 + 70 * 1.0) == "6 min"
+    assert updates_left_s(run) == 5 * 60.0 + 70 * 1.0 and format_duration(updates_left_s(run)) == "6 min"
     run.close()
 
 

@@ -1,4 +1,4 @@
-"""A run: the training loop of Algorithm 1 (`trainer.py`, the `SLAC` class), evaluation episodes
+"""A run: the `SLAC` class (`trainer.py`) and the loop of Algorithm 1 it runs (`loop.py`), evaluation episodes
 (`evaluation.py`), a run's state in a checkpoint and back (`state.py`), disk and memory checks
 (`checks.py`), metrics.csv / eval.csv / TensorBoard (`logging.py`), Weights & Biases
 (`tracking.py`), callbacks (`callbacks.py`), the drift probe (`drift.py`), videos and model rollout

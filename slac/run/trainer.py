@@ -1,11 +1,10 @@
-"""`SLAC`: the training loop of Algorithm 1 and everything a run owns (env, replay, agent, logs,
-checkpoints), in the Gymnasium / Stable-Baselines3 way: `SLAC(env).learn(total_env_steps)`.
-
-The loop: collect `init_steps` env steps with uniform random actions, pretrain the model for
-`pretrain_steps` updates, then per iteration one env step with the policy and `updates_per_step`
-updates. Evaluations every `eval_interval` env steps record the stochastic policy's return (what
-the authors' curves show) and the deterministic one's. Env steps count after action repeat and
-include the random collection, as on the authors' x axis.
+"""`SLAC`: a run and everything it owns (env, replay, agent, logs, checkpoints), in the Gymnasium /
+Stable-Baselines3 way: `SLAC(env).learn(total_env_steps)`, `act`, `predict`, `policy`, `evaluate`,
+`rollouts`, `export`, `save`, `load`. `learn` runs the loop of Algorithm 1 (slac.run.loop): collect
+`init_steps` env steps with uniform random actions, pretrain the model for `pretrain_steps` updates,
+then per iteration one env step with the policy and `updates_per_step` updates, evaluating every
+`eval_interval` env steps. Env steps count after action repeat and include the random collection,
+as on the authors' x axis.
 """
 
 from __future__ import annotations
@@ -13,10 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-import signal
 import sys
-import threading
-import time
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +27,6 @@ from slac.agents import build_agent, observation_kind
 from slac.common import faults
 from slac.common.checkpoint import (
     checkpoint_path,
-    list_checkpoints,
     prune_checkpoints,
     remove_partial_checkpoints,
     save_checkpoint,
@@ -42,33 +37,23 @@ from slac.common.seeds import EVALUATION, REPLAY, ROLLOUTS, TRAIN_EPISODES, TRAI
 from slac.config import Config
 from slac.envs import describe_env, discrete_actions, make_env, wrap_env
 from slac.envs.wrappers import OneHotActions
-from slac.errors import NumericalError, SlacError, SlacWarning, TaskError
+from slac.errors import SlacError, SlacWarning, TaskError
 from slac.policy.history import HistoryPolicy
 from slac.policy.predict import History, predict
 from slac.replay import SequenceReplay
 from slac.run import state as run_state
-from slac.run.callbacks import Callback, as_callback
+from slac.run.callbacks import as_callback
 from slac.run.checks import check_disk, claim_run_dir, existing_run, warn_emulated_bf16, warn_memory
 from slac.run.drift import DriftProbe
 from slac.run.evaluation import random_policy_returns, record_sequence, run_episodes
 from slac.run.logging import IntervalExtremes, RunLogger
-from slac.run.plan import Plan, format_duration, make_plan, time_updates
+from slac.run.loop import TrainingLoop
+from slac.run.plan import Plan, make_plan, time_updates
 from slac.run.progress import Progress
 from slac.run.tracking import start_wandb
-from slac.run.visualize import model_rollouts, rollout_grid, write_video
+from slac.run.visualize import model_rollouts
 
 __all__ = ["SLAC", "episode_seed", "random_policy_returns", "resolve_device"]  # defined in slac.common, slac.run.evaluation
-
-TRAIN_METRICS = ("model_loss", "image_ll", "reward_ll", "kl", "critic_loss", "actor_loss", "alpha_loss",
-                 "alpha", "entropy", "entropy_gaussian", "entropy_tanh", "log_std", "saturation", "q1", "q2", "target_q")
-
-
-def _bar_interval() -> float:
-    """Progress bars redraw 10 times a second on a terminal, every 30 s into a log file."""
-    import sys
-
-    return 0.1 if sys.stderr.isatty() else 30.0
-
 
 def _parameter_bytes(module: torch.nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in module.parameters())
@@ -124,7 +109,7 @@ class SLAC:
         self.agent = build_agent(config, self.action_dim, self.device, space.shape, discrete=self.discrete)
         self.replay = SequenceReplay(config.replay_capacity, space.shape, self.action_dim, self.agent.seq_len,
                                      seed=episode_seed(config.seed, REPLAY, 0), pin_memory=self.device.type == "cuda",
-                                     slack=config.keep_checkpoints * self._frames_per_checkpoint,
+                                     slack=config.keep_checkpoints * self.frames_per_checkpoint,
                                      frame_dtype=space.dtype)
         self.rng = np.random.default_rng(episode_seed(config.seed, TRAINER, 0))
         self.policy_state = HistoryPolicy(self.agent)
@@ -132,10 +117,8 @@ class SLAC:
         self.interval_stats = IntervalExtremes()  # the reward model's extremes over each log interval
         self.progress = Progress(next_checkpoint=config.checkpoint_interval)
         self.last_eval: dict[str, float] = {}
-        self._logger: RunLogger | None = None
-        self._stop = False
+        self.logger: RunLogger | None = None  # the run directory's logs, once opened (`open_logs`)
         self._without_replay = False
-        self._callback: Callback | None = None
         self.stopped_by_callback = False
         self.interrupted = False
         self.checkpoint: Path | None = None  # the checkpoint `SLAC.load` restored, if any
@@ -148,7 +131,7 @@ class SLAC:
 
     # ------------------------------------------------------------------ set-up
     @property
-    def _frames_per_checkpoint(self) -> int:
+    def frames_per_checkpoint(self) -> int:
         """Frames the replay may take between two checkpoints: an interval's agent steps plus an
         eighth for episodes' first frames. More than that forces a checkpoint, so the on-disk
         ring's slack (`keep_checkpoints` times this) keeps every kept checkpoint's frames."""
@@ -194,7 +177,7 @@ class SLAC:
         write_text_atomic(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=2) + "\n")
         self.replay.persist(self.run_dir / "replay")
         tracker = start_wandb(self.config, self.run_dir) if self.config.wandb_project else None
-        self._logger = RunLogger(self.run_dir, resumed=resumed, tracker=tracker)
+        self.logger = RunLogger(self.run_dir, resumed=resumed, tracker=tracker)
 
     # ------------------------------------------------------------------ acting
     def policy(self) -> HistoryPolicy:
@@ -253,13 +236,11 @@ class SLAC:
     def learn(self, total_env_steps: int | None = None, progress: bool = True, callback: Any = None,
               reset_num_timesteps: bool = True, announce: bool | None = None) -> SLAC:
         """Train `total_env_steps` more env steps (with `reset_num_timesteps=False`: until the run has
-        `total_env_steps`; with None: until config.steps), then checkpoint. The env-step count is
-        never reset: it is the x axis of every curve. `callback`: see slac.run.callbacks; a hook that
-        returns False stops training cleanly, with a checkpoint. `announce` (default: as `progress`)
-        prints the plan (`SLAC.plan`) first; a plan that makes no update, or spends most of its time
-        pretraining, warns either way."""
-        from tqdm import tqdm
-
+        `total_env_steps`; with None: until config.steps), then checkpoint: the loop of Algorithm 1
+        (slac.run.loop). The env-step count is never reset: it is the x axis of every curve.
+        `callback`: see slac.run.callbacks; a hook that returns False stops training cleanly, with a
+        checkpoint. `announce` (default: as `progress`) prints the plan (`SLAC.plan`) first; a plan
+        that makes no update, or spends most of its time pretraining, warns either way."""
         config, p = self.config, self.progress
         if total_env_steps is None:
             total = config.steps
@@ -274,67 +255,18 @@ class SLAC:
         warn_emulated_bf16(config.precision, self.device.type)
         check_disk(self.run_dir, self.replay.nbytes, _parameter_bytes(self.agent) * 3, config.keep_checkpoints)
         remove_partial_checkpoints(self.run_dir)
-        if self._logger is None:
+        if self.logger is None:
             self.open_logs()
-        self._callback = as_callback(callback)
-        self._stop = self.stopped_by_callback = False
-        bar = tqdm(total=total, initial=min(p.env_steps, total), unit="step", dynamic_ncols=True,
-                   disable=not progress, desc=config.task, mininterval=_bar_interval())
-        previous_handler = self._install_signal_handler()
-        window_start, window_steps = time.perf_counter(), p.env_steps
+        loop = TrainingLoop(self, total, progress, as_callback(callback))
+        self.stopped_by_callback = False
         try:
-            while p.env_steps < total and not self._stop:
-                if (self.agent.has_model and p.agent_steps and p.env_steps >= config.init_steps
-                        and p.pretrain_updates < config.pretrain_steps):
-                    self._pretrain(progress)  # after random collection (or on resuming it), before any policy step
-                    if self._stop:
-                        break
-                # Without an env of its own, evaluation waits for the training episode to end.
-                if p.env_steps >= p.next_eval and (self.eval_env is not None or not p.in_episode):
-                    self._evaluate_and_log(bar)
-                    if self._stop:  # a callback stopped training on this evaluation
-                        break
-                if not p.in_episode:
-                    self.start_episode()
-                learning = p.env_steps >= config.init_steps  # the policy acts and updates follow
-                if learning:
-                    action = self.policy_state.act()
-                else:
-                    action = self._random_action()
-                done, inner = self.env_step(action)
-                bar.update(inner)
-                if learning:
-                    for _ in range(config.updates_per_step):
-                        terms = self.agent.update(self.replay.sample(config.ac_batch))
-                        self.interval_stats.add(terms)
-                        p.updates += 1
-                        if p.updates % config.log_interval == 0:
-                            now = time.perf_counter()
-                            rate = (p.env_steps - window_steps) / max(now - window_start, 1e-9)
-                            window_start, window_steps = now, p.env_steps
-                            self._log_train(terms, "train", rate)
-                            bar.set_postfix(self._postfix(rate), refresh=False)
-                if self._callback is not None and self._callback.on_step(self) is False:
-                    self._stop = self.stopped_by_callback = True
-                if p.env_steps >= p.next_checkpoint or self.replay.unflushed >= self._frames_per_checkpoint:
-                    self.save()
-                    p.next_checkpoint += config.checkpoint_interval
-                    p.next_checkpoint = max(p.next_checkpoint, p.env_steps + 1)
-            finished = p.env_steps >= config.steps and p.last_eval_step != p.env_steps
-            if not self._stop and (p.env_steps >= p.next_eval or finished):
-                self._evaluate_and_log(bar)
-            self.save()
-        except NumericalError as error:  # stop before the bad step is taken; nothing more is written
-            saved = list_checkpoints(self.run_dir)
-            raise NumericalError(f"{error} (env step {p.env_steps}); training stopped, the last good checkpoint is "
-                                 f"{saved[-1] if saved else 'none (no checkpoint was written yet)'}") from None
+            loop.train()
         finally:
-            bar.close()
-            self._restore_signal_handler(previous_handler)
-        self.interrupted = self._stop and not self.stopped_by_callback
+            self.stopped_by_callback = loop.stopped_by_callback
+            self.interrupted = loop.stop and not loop.stopped_by_callback
         return self
 
-    def _random_action(self) -> np.ndarray:
+    def random_action(self) -> np.ndarray:
         """Uniform random actions for the collection before learning: in [-1, 1], or a one-hot choice."""
         if self.discrete:
             return np.eye(self.action_dim, dtype=np.float32)[self.rng.integers(self.action_dim)]
@@ -366,107 +298,6 @@ class SLAC:
             p.last_train_return = p.episode_return
         return done, inner
 
-    def _pretrain(self, progress: bool) -> None:
-        """Model-only updates on random-collection data (the first `model_batch` windows of a batch)."""
-        from tqdm import tqdm
-
-        config, p = self.config, self.progress
-        bar = tqdm(total=config.pretrain_steps, initial=p.pretrain_updates, unit="update", desc="pretrain model",
-                   disable=not progress, leave=False, dynamic_ncols=True, mininterval=_bar_interval())
-        while p.pretrain_updates < config.pretrain_steps and not self._stop:
-            terms = self.agent.update(self.replay.sample(config.model_batch), model_only=True)
-            self.interval_stats.add(terms)
-            p.pretrain_updates += 1
-            bar.update(1)
-            if p.pretrain_updates % config.log_interval == 0 or p.pretrain_updates == config.pretrain_steps:
-                self._log_train(terms, "pretrain", None)
-                bar.set_postfix(self._postfix(None), refresh=False)
-            if p.pretrain_updates % config.pretrain_checkpoint_interval == 0:
-                self.save()
-        bar.close()
-        if not self._stop and p.pretrain_updates % config.pretrain_checkpoint_interval:
-            self.save()
-
-    def _evaluate_and_log(self, bar=None) -> None:
-        p = self.progress
-        if self.config.eval_episodes == 0:  # evaluation switched off
-            p.next_eval = (p.env_steps // self.config.eval_interval + 1) * self.config.eval_interval
-            p.last_eval_step = p.env_steps
-            return
-        start = time.perf_counter()
-        video: list | None = [] if self.config.eval_video else None
-        stochastic = self.evaluate(deterministic=False, record=video, record_episodes=1)
-        deterministic = self.evaluate(deterministic=True)
-        if video:
-            write_video(self.run_dir / "videos" / f"eval_{p.env_steps:09d}.mp4", video)
-        if self.config.log_rollouts and self.agent.has_model:
-            self._logger.image("model/rollouts", rollout_grid(self.rollouts(1)), p.env_steps)
-        self.last_eval = {
-            "return_stochastic": float(stochastic.mean()), "return_stochastic_std": float(stochastic.std()),
-            "return_deterministic": float(deterministic.mean()), "return_deterministic_std": float(deterministic.std()),
-        }
-        row = {"env_step": p.env_steps, "agent_step": p.agent_steps, "update": p.updates, **self.last_eval,
-               "episodes": len(stochastic), "wall_time_s": time.perf_counter() - start}
-        self._logger.log("eval", row)
-        if self.config.keep_eval_checkpoints:  # networks at every evaluation, kept for offline study
-            self.save(self.run_dir / "checkpoints" / "evaluations" / f"step_{p.env_steps:09d}.pt")
-        if self._callback is not None and self._callback.on_evaluation(self, row) is False:
-            self._stop = self.stopped_by_callback = True
-        if self.eval_env is None:
-            p.in_episode = False  # the training env was used: its episode starts afresh
-        p.next_eval = (p.env_steps // self.config.eval_interval + 1) * self.config.eval_interval
-        p.last_eval_step = p.env_steps
-        if bar is not None:
-            bar.set_postfix(self._postfix(None), refresh=False)
-
-    def _log_train(self, terms: dict[str, torch.Tensor], phase: str, rate: float | None) -> None:
-        p = self.progress
-        row = {"env_step": p.env_steps, "agent_step": p.agent_steps, "phase": phase,
-               "update": p.updates if phase == "train" else p.pretrain_updates,
-               "steps_per_s": rate, "train_return": p.last_train_return}
-        row.update({k: float(v) for k, v in terms.items() if k in TRAIN_METRICS})
-        row.update(self.interval_stats.take())
-        if phase == "train":
-            row.update(self.drift.measure(self.agent, self.replay))
-        self._logger.log("train", row)
-
-    def _postfix(self, rate: float | None) -> dict[str, str]:
-        postfix = {}
-        if self.last_eval:
-            postfix["eval"] = f"{self.last_eval['return_stochastic']:.1f}"
-        if rate is not None:
-            postfix["env_steps/s"] = f"{rate:.1f}"
-        left = self._updates_left_s()
-        if left is not None:
-            postfix["updates left"] = format_duration(left)
-        return postfix
-
-    def _updates_left_s(self) -> float | None:
-        """The remaining updates of the plan (pretraining included) at its timed rates: the ETA that the
-        env-step bar cannot give while the model pretrains."""
-        plan = self.last_plan
-        if plan is None:
-            return None
-        left = make_plan(self.config, self.progress, plan.total, self.agent.has_model)
-        return plan.update_seconds(left.pretrain_updates, left.rl_updates)
-
-    # ------------------------------------------------------------------ Ctrl-C / SIGTERM
-    def _install_signal_handler(self):
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def request_stop(signum, frame):
-            if self._stop:  # a second Ctrl-C stops at once
-                raise KeyboardInterrupt
-            self._stop = True
-
-        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    @staticmethod
-    def _restore_signal_handler(previous) -> None:
-        for sig, handler in (previous or {}).items():
-            signal.signal(sig, handler)
-
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Everything a run needs to continue exactly: tensors, and JSON metadata (slac.run.state)."""
@@ -486,8 +317,6 @@ class SLAC:
         if path is None:
             prune_checkpoints(self.run_dir, self.config.keep_checkpoints,
                               warn=lambda message: warnings.warn(message, SlacWarning, stacklevel=3))
-        if self._callback is not None and self._callback.on_checkpoint(self, target) is False:
-            self._stop = self.stopped_by_callback = True
         return target
 
     def load_state(self, tensors: dict[str, Any], meta: dict[str, Any], replay: bool = True) -> None:
@@ -520,5 +349,5 @@ class SLAC:
     def close(self) -> None:
         for env in {id(e): e for e in (self.env, self.eval_env) if e is not None}.values():
             env.close()
-        if self._logger is not None:
-            self._logger.close()
+        if self.logger is not None:
+            self.logger.close()
