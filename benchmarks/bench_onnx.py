@@ -23,7 +23,7 @@ import torch
 from slac.agents import build_agent
 from slac.config import Config
 from slac.policy.history import HistoryPolicy
-from slac.policy.onnx import DEFAULT_OPSET, check_onnx, example_inputs, export_onnx
+from slac.policy.onnx import DEFAULT_OPSET, check_onnx, example_inputs, write_onnx
 
 ACTIONS = 6  # cheetah-run's
 STATE = 17  # cheetah-run's state vector
@@ -45,7 +45,7 @@ def measure(agent_name: str, steps: int, threads: int) -> dict:
     agent = build_agent(config, ACTIONS, "cpu", (STATE,) if agent_name == "sac-state" else (3, 64, 64)).eval()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
-        path = export_onnx(agent, Path(folder) / "policy.onnx", {"task": config.task}, DEFAULT_OPSET)
+        path = write_onnx(agent, Path(folder) / "policy.onnx", {"task": config.task}, DEFAULT_OPSET)
         size = path.stat().st_size
         difference = check_onnx(agent, path, batch=16)
         options = onnxruntime.SessionOptions()

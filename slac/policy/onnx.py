@@ -136,7 +136,7 @@ def example_inputs(agent: ActorCriticAgent, batch: int = 2) -> dict[str, torch.T
     return inputs
 
 
-def export_onnx(agent: ActorCriticAgent, path: str | Path, metadata: dict[str, Any], opset: int = DEFAULT_OPSET) -> Path:
+def write_onnx(agent: ActorCriticAgent, path: str | Path, metadata: dict[str, Any], opset: int = DEFAULT_OPSET) -> Path:
     """Write the acting graph of `agent` to `path` (dynamic batch size) with `metadata` as the model's
     metadata properties (values JSON-encoded), then check it with `onnx.checker`."""
     try:
@@ -187,7 +187,7 @@ def _quiet_exporter() -> Iterator[None]:
 
 
 def onnx_metadata(path: str | Path) -> dict[str, Any]:
-    """The metadata `export_onnx` wrote, decoded."""
+    """The metadata `write_onnx` wrote, decoded."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)

@@ -67,8 +67,7 @@ def export_run(run: Any, out: str | Path, fmt: str = "torch", card: bool = False
     if fmt == "torch":
         path = run.export(out)
     else:
-        from slac.policy.onnx import DEFAULT_OPSET
-        from slac.policy.onnx import export_onnx as write_onnx
+        from slac.policy.onnx import DEFAULT_OPSET, write_onnx
 
         path = write_onnx(run.agent, out, policy_metadata(run), opset=opset or DEFAULT_OPSET)
         if check:
