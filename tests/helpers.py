@@ -9,6 +9,8 @@ import numpy as np
 from slac.config import Config
 from slac.replay import SequenceReplay
 
+REPO = Path(__file__).resolve().parents[1]  # the repository: README.md, examples/, tests/fixtures/
+
 TINY = {
     "task": "toy/reach", "encoder_depth": 4, "feature_dim": 16, "z1_dim": 4, "z2_dim": 8, "hidden_dim": 16,
     "ac_hidden_dim": 16, "model_batch": 4, "ac_batch": 8, "replay_capacity": 500, "init_steps": 30,

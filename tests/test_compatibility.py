@@ -1,14 +1,14 @@
 """Files written by earlier versions still load and act the same: a tiny run's checkpoint and its
 exported policy, written by slac 0.1.0 before the package moved into subpackages (tests/fixtures/)."""
 
-from pathlib import Path
 
 import numpy as np
+from helpers import REPO
 
 import slac
 from slac import SLAC
 
-FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-0.1.0"
+FIXTURE = REPO / "tests" / "fixtures" / "checkpoint-0.1.0"
 
 
 def test_a_checkpoint_written_before_the_layout_change_loads_and_acts_as_it_did():

@@ -3,13 +3,12 @@ actor, one-hot actions through the env, replay, model and history, and every pat
 
 import subprocess
 import sys
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from helpers import TINY
+from helpers import REPO, TINY
 
 from slac import load_policy
 from slac.agents.losses import discrete_actor_loss, discrete_critic_loss
@@ -138,7 +137,7 @@ def test_a_discrete_policy_runs_in_onnx_runtime_as_in_pytorch(tmp_path):
                  str(run_dir), "--no-progress", *TINY_ARGS]) == 0
     out = tmp_path / "policy.onnx"
     assert main(["export", str(run_dir), "--format", "onnx", "--out", str(out), "--check"]) == 0
-    example = Path(__file__).resolve().parents[1] / "examples"
+    example = REPO / "examples"
     script = f"""
 import sys
 sys.modules["torch"] = None

@@ -3,13 +3,12 @@ and what it promises: learn(n) trains n more env steps, reset_num_timesteps=Fals
 total, a callback returning False stops training with a checkpoint."""
 
 import re
-from pathlib import Path
 
-from helpers import TINY
+from helpers import REPO, TINY
 
 from slac.common.checkpoint import list_checkpoints
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = REPO / "README.md"
 # The block's env-step counts, scaled down; its preset replaced by the tests' tiny networks.
 SCALE = {"20_000": "60", "10_000": "40", "40_000": "160", "55_000": "210"}
 

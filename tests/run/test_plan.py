@@ -3,10 +3,9 @@ schedule fits the run, and the README's training examples, each of which makes u
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
-from helpers import TINY
+from helpers import REPO, TINY
 
 from slac.cli import build_parser, main
 from slac.config import Config
@@ -16,7 +15,7 @@ from slac.run.plan import format_duration, make_plan
 from slac.run.progress import Progress
 from slac.run.trainer import SLAC
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = REPO / "README.md"
 START = Progress()
 
 

@@ -1,13 +1,13 @@
 import csv
 import statistics
-from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from slac.errors import TaskError
 from slac.tools.reference import paper_curve
 
-RAW = Path(__file__).resolve().parents[2] / "shared" / "reference" / "slac-official"
+RAW = REPO.parent / "shared" / "reference" / "slac-official"
 
 
 def test_every_published_task_has_a_curve_at_its_presets_decoder_variance():

@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from helpers import TINY, built_once
+from helpers import REPO, TINY, built_once
 
 from slac.cli import main
 from slac.common.checkpoint import list_checkpoints, load_checkpoint
@@ -19,7 +19,7 @@ from slac.policy.history import HistoryPolicy
 from slac.policy.onnx import OUTPUTS, onnx_metadata
 from slac.run.trainer import SLAC
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLE = REPO / "examples"
 TOLERANCE = 1e-5  # largest action difference allowed between ONNX Runtime and PyTorch (float32 both)
 AGENTS = {"slac": {}, "sac-pixels": {"agent": "sac-pixels", "pretrain_steps": 0},
           "sac-state": {"agent": "sac-state", "pretrain_steps": 0}}
@@ -163,7 +163,7 @@ def test_bad_export_requests_get_one_line(runs, tmp_path, capsys, monkeypatch):
 def test_the_readmes_onnx_section_runs_line_by_line(tmp_path, monkeypatch):
     """The README's commands, in order, at tiny sizes: train, export with --check --card, and the
     torch-free example acting in the toy env (torch unimportable in that process)."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     section = readme.split("## Deploying without PyTorch (ONNX)")[1]
     lines = [line.split("#")[0].strip() for line in section.split("```")[1].strip().splitlines()]
     lines = [line for line in lines if line and not line.startswith("pip install")]

@@ -1,7 +1,7 @@
 """Soak test (slow, not part of `make test`): train toy/reach for a long time and check that memory
 stays flat and throughput does not decay.
 
-    SLAC_SOAK_MINUTES=30 .venv/bin/python -m pytest -m slow tests/test_soak.py -s
+    SLAC_SOAK_MINUTES=30 .venv/bin/python -m pytest -m slow tests/run/test_soak.py -s
 
 Small networks; the replay holds 4,000 transitions so it is full after the first minutes, and
 from then on the process should neither grow nor slow down. Each learn() call of 1,000 env steps
