@@ -65,7 +65,7 @@ def rss() -> int:
 
 def test_a_checkpoint_of_a_full_buffer_is_small_and_saving_it_copies_nothing(tmp_path):
     run = SLAC(run_dir=tmp_path / "r", **{**TINY, "replay_capacity": 5_000})
-    run._open_run(resumed=None)
+    run.open_logs()
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (3, 64, 64), dtype=np.uint8)
     run.replay.start_episode(frame)
