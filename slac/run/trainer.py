@@ -239,15 +239,17 @@ class SLAC:
         `total_env_steps`; with None: until config.steps), then checkpoint: the loop of Algorithm 1
         (slac.run.loop). The env-step count is never reset: it is the x axis of every curve.
         `callback`: see slac.run.callbacks; a hook that returns False stops training cleanly, with a
-        checkpoint. `announce` (default: as `progress`) prints the plan (`SLAC.plan`) first; a plan
-        that makes no update, or spends most of its time pretraining, warns either way."""
+        checkpoint. `announce` (default: as `progress`) prints the plan (`SLAC.plan`, its updates
+        timed) first; a plan that makes no update warns either way, one that spends most of its
+        time pretraining when it was timed."""
         config, p = self.config, self.progress
         if total_env_steps is None:
             total = config.steps
         else:
             total = int(total_env_steps) + (p.env_steps if reset_num_timesteps else 0)
-        self.last_plan = self.plan(total)
-        if progress if announce is None else announce:
+        shown = progress if announce is None else announce
+        self.last_plan = self.plan(total, timed=shown)  # the updates are timed for what is shown
+        if shown:
             print(self.last_plan.describe(), file=sys.stderr)
         for message in self.last_plan.warnings():
             warnings.warn(message, SlacWarning, stacklevel=2)

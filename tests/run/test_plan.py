@@ -112,8 +112,8 @@ def test_every_readme_training_example_makes_updates(command):
 
 def test_a_short_run_on_the_small_preset_learns_something(tmp_path):
     tiny = {k: v for k, v in TINY.items() if k not in ("task", "device", "init_steps", "pretrain_steps")}
-    run = SLAC("toy/reach", preset="small", run_dir=tmp_path / "r", steps=300, device="cpu", **tiny)
-    assert (run.config.init_steps, run.config.pretrain_steps) == (60, 240)
+    run = SLAC("toy/reach", preset="small", run_dir=tmp_path / "r", steps=100, device="cpu", **tiny)
+    assert (run.config.init_steps, run.config.pretrain_steps) == (20, 80)
     run.learn(progress=False)
     run.close()
-    assert run.counters["updates"] > 0 and run.counters["pretrain_updates"] == 240
+    assert run.counters["updates"] > 0 and run.counters["pretrain_updates"] == 80
