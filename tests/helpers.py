@@ -51,3 +51,25 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
             build(directory)
             (directory / ".built").touch()
     return directory
+
+
+def fit_fixed_batch(model, batch, steps: int = 40, check=None) -> tuple[float, float]:
+    """The model loss (eq. 7) on one fixed batch before and after `steps` Adam steps (lr 1e-3) on it;
+    `check(latents)` is called on every posterior."""
+    import torch
+
+    images = batch.images.float() / 255
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss():
+        latents = model.posterior(model.encode(images), batch.actions, batch.resets)
+        if check is not None:
+            check(latents)
+        return model.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)["model_loss"]
+
+    first = loss().item()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    return first, loss().item()

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from helpers import filled_replay, tiny_config
+from helpers import filled_replay, fit_fixed_batch, tiny_config
 from torch.distributions import Normal, kl_divergence
 
 from slac.agents.networks import TanhGaussianActor
@@ -119,19 +119,8 @@ def test_model_loss_decreases_on_a_fixed_batch():
     torch.manual_seed(0)
     model = SlacModel(2, tiny_config())
     batch = filled_replay().sample(4)
-    images = batch.images.float() / 255
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def loss():
-        latents = model.posterior(model.encode(images), batch.actions, batch.resets)
-        return model.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)["model_loss"]
-
-    first = loss().item()
-    for _ in range(40):
-        optimizer.zero_grad()
-        loss().backward()
-        optimizer.step()
-    assert loss().item() < 0.8 * first
+    first, last = fit_fixed_batch(model, batch)
+    assert last < 0.8 * first
 
 
 def test_reward_model_stats_read_the_real_steps_of_a_batch_by_hand():

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from helpers import TINY, filled_replay, tiny_config
+from helpers import TINY, filled_replay, fit_fixed_batch, tiny_config
 
 from slac.config import Config
 from slac.models import MODELS, build_model
@@ -17,20 +17,12 @@ def test_variant_loss_decreases_on_a_fixed_batch(name):
     model = build_model(name, 2, tiny_config(model=name))
     assert model.__doc__ and "p(" in model.__doc__  # the factorisation is written down
     batch = filled_replay().sample(4)
-    images = batch.images.float() / 255
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def loss():
-        latents = model.posterior(model.encode(images), batch.actions, batch.resets)
+    def check(latents):
         assert latents.z.shape == (4, 9, model.latent_dim)
-        return model.loss(images, batch.actions, batch.rewards, batch.mask, batch.frame_mask, latents)["model_loss"]
 
-    first = loss().item()
-    for _ in range(40):
-        optimizer.zero_grad()
-        loss().backward()
-        optimizer.step()
-    assert loss().item() < 0.9 * first
+    first, last = fit_fixed_batch(model, batch, check=check)
+    assert last < 0.9 * first
     assert model.prior(batch.actions).shape == (4, 9, model.latent_dim)
 
 
