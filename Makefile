@@ -23,7 +23,7 @@ test: system-deps $(VENV)/.installed
 	$(PY) -m pytest -n 2 --dist worksteal --durations=15  # two workers on the 2 cores (tests/conftest.py: one thread each); the 15 longest tests listed
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check slac tests benchmarks
+	$(VENV)/bin/ruff check slac tests benchmarks scripts examples
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_env.py
