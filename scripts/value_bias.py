@@ -152,6 +152,9 @@ def main() -> None:
             "corr(Q, G)": float(np.corrcoef(joined["Q"], joined["G"])[0, 1]),
         }
     source = "fresh episodes of each checkpoint's fixed policy" if args.fresh else "episodes after each checkpoint"
+    if not rows:
+        raise SystemExit(f"{args.run_dir}: no kept evaluation checkpoint has {args.episodes} whole episode(s) after it "
+                         "in the replay; run with --fresh to play new ones")
     print(f"{args.run_dir.name}: the first {args.first} transitions of {args.episodes} {source}\n")
     print(table(rows))
 

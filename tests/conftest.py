@@ -35,7 +35,8 @@ TINY_RUNS = [("s0", ["--seed", "0"]), ("s1", ["--seed", "1"]), ("latent-s0", ["-
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
     """Three real 100-step toy/reach runs with tiny networks: seeds 0 and 1 of slac (with an
-    evaluation video each), and seed 0 of the latent-actor variant. Evaluations at 0, 50, 100.
+    evaluation video each), and seed 0 of the latent-actor variant. Evaluations at 0, 50, 100, each
+    with its checkpoint kept (checkpoints/evaluations/, for the studies in scripts/).
     Shared by the workers: tests read them and write elsewhere."""
     from helpers import TINY, built_once
 
@@ -46,7 +47,7 @@ def tiny_runs(tmp_path_factory):
     def build(root: Path) -> None:
         for name, extra in TINY_RUNS:
             code = main(["train", "--task", "toy/reach", "--steps", "100", "--device", "cpu", "--run-dir",
-                         str(root / name), "--no-progress", "--eval-video", *args, *extra])
+                         str(root / name), "--no-progress", "--eval-video", "keep_eval_checkpoints=true", *args, *extra])
             assert code == 0
 
     root = built_once(tmp_path_factory, "tiny_runs", build)

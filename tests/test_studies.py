@@ -5,18 +5,12 @@ import runpy
 import sys
 
 import pytest
-from helpers import REPO, TINY, built_once
-
-from slac.run.trainer import SLAC
+from helpers import REPO
 
 
-@pytest.fixture(scope="module")
-def study_run(tmp_path_factory):
-    def build(root):
-        config = {**TINY, "keep_eval_checkpoints": True, "eval_interval": 50}
-        SLAC(run_dir=root / "run", **config).learn(150, progress=False).close()
-
-    return built_once(tmp_path_factory, "study_run", build) / "run"
+@pytest.fixture
+def study_run(tiny_runs):
+    return tiny_runs[0]  # slac, seed 0, evaluation checkpoints at 0, 50 and 100
 
 
 def run_script(name, args, monkeypatch, capsys) -> str:
@@ -34,7 +28,7 @@ def test_dive_study_reads_two_kept_checkpoints(study_run, monkeypatch, capsys):
 
 
 def test_value_bias_compares_q_with_the_return_at_each_kept_checkpoint(study_run, monkeypatch, capsys):
-    out = run_script("value_bias.py", [study_run, "--episodes", 1, "--first", 5], monkeypatch, capsys)
+    out = run_script("value_bias.py", [study_run, "--episodes", 1, "--first", 5, "--fresh"], monkeypatch, capsys)
     assert "| Q - G |" in out and "\n| 50 |" in out
 
 

@@ -2,10 +2,11 @@
 aside and never counted, and the damaged newest checkpoint of a resumed run costs no good one."""
 
 import os
+import shutil
 import signal
 
 import pytest
-from helpers import TINY
+from helpers import TINY, built_once
 
 from slac.cli import main
 from slac.common.checkpoint import list_checkpoints, load_checkpoint
@@ -19,10 +20,13 @@ def snapshot(run_dir):
 
 
 @pytest.fixture
-def old_run(tmp_path):
-    run = SLAC(run_dir=tmp_path / "A", **{**TINY, "checkpoint_interval": 40}).learn(130, progress=False)
-    run.close()
-    return run.run_dir
+def old_run(tmp_path_factory, tmp_path):
+    """A copy of one 130-step run (checkpoints at 120 and 130), built once for the session."""
+    def build(root):
+        SLAC(run_dir=root / "A", **{**TINY, "checkpoint_interval": 40}).learn(130, progress=False).close()
+
+    shutil.copytree(built_once(tmp_path_factory, "old_run", build) / "A", tmp_path / "A")
+    return tmp_path / "A"
 
 
 def test_a_new_run_into_a_directory_holding_a_run_is_refused_and_the_old_run_is_untouched(old_run, capsys):
