@@ -252,7 +252,7 @@ def cmd_compare(args) -> int:
     from slac.tools.compare import compare, plot_comparison, report
 
     comparisons = compare(args.run_dirs, metric=args.metric, reference=args.reference == "paper")
-    plot = plot_comparison(comparisons, args.plot) if args.plot else None
+    plot = plot_comparison(comparisons, args.plot, at=args.at) if args.plot else None
     text = report(comparisons, at=args.at, plot=plot.name if plot and args.out else (str(plot) if plot else None))
     if args.out:
         Path(args.out).write_text(text)

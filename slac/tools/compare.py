@@ -252,17 +252,18 @@ def report(comparisons: list[Comparison], at: int = 100_000, plot: str | None = 
 
 
 # ---------------------------------------------------------------------------------------- plot
-def plot_comparison(comparisons: list[Comparison], out: str | Path) -> Path:
+def plot_comparison(comparisons: list[Comparison], out: str | Path, at: int = 100_000) -> Path:
     """A panel per task: each counted run as its own line (a colour per variant, a line style per run;
     runs apart dotted, thinner), over the authors' mean (dashed black) with their [min, max] shaded;
-    the legend beside the panels, clear of the curves."""
+    the legend beside the panels, clear of the curves. The x axis reaches `at` at least, so a run that
+    stopped early is seen against the authors' whole curve to that step."""
     from slac.tools.plot import _pyplot
 
     plt = _pyplot()
     tasks = list(dict.fromkeys(c.task for c in comparisons))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks) + 2.5, 4), dpi=100, squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        last = 1
+        last = at
         group = [c for c in comparisons if c.task == task]
         for colour, comparison in zip(itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"]), group):
             styles = itertools.cycle([("-", "o"), ("--", "s"), ("-.", "^"), ((0, (5, 1, 1, 1)), "D")])
