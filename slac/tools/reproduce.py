@@ -19,13 +19,14 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def open_or_resume(run_dir: Path, config):
-    """The run in `run_dir` from its latest checkpoint (trained on to `config.steps`), or a new one."""
+    """The run in `run_dir` from its latest checkpoint (trained on to `config.steps`), or a new one (a
+    run stopped before its first checkpoint is moved aside, never deleted, and started again)."""
     from slac.common.checkpoint import list_checkpoints
     from slac.run.trainer import SLAC
 
     if list_checkpoints(run_dir):
         return SLAC.load(run_dir, steps=config.steps)
-    return SLAC(config=config, run_dir=run_dir)
+    return SLAC(config=config, run_dir=run_dir, on_existing="move")
 
 
 def reproduce(tasks: list[str], seeds: list[int], steps: int, out: str | Path, preset: str | None = None,

@@ -68,8 +68,13 @@ def _trial(params: dict) -> None:
     import ray
     from ray import tune
 
+    from slac.common.checkpoint import list_checkpoints
+    from slac.run.checks import claim_run_dir
+
     spec = params["run"]
     run_dir = Path(spec["run_dir"])
+    if not list_checkpoints(run_dir):  # a trial stopped before its first checkpoint starts again: its
+        claim_run_dir(run_dir, overwrite=True)  # partial run is moved aside (never deleted), not mixed in
     run_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(renderer_env(ray.get_gpu_ids()))
     with open(run_dir / WORKER_OUTPUT, "a", buffering=1) as output, \

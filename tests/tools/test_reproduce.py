@@ -53,3 +53,18 @@ def test_reproduce_fills_the_papers_columns_for_a_dmc_task(tmp_path):
 def test_reproduce_without_tasks_is_one_line(tmp_path, capsys):
     assert main(["reproduce", "--out", str(tmp_path / "out")]) == 2
     assert "needs --tasks" in capsys.readouterr().err
+
+
+def test_a_run_stopped_before_its_first_checkpoint_is_moved_aside_and_started_again(tmp_path):
+    from helpers import tiny_config
+
+    from slac.tools.reproduce import open_or_resume
+
+    run_dir = tmp_path / "runs" / "toy_reach-s0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.csv").write_text("env_step\n10\n")  # a partial run: logs, no checkpoint
+    run = open_or_resume(run_dir, tiny_config())
+    run.close()
+    aside = [p for p in run_dir.parent.iterdir() if p.name.startswith("toy_reach-s0.replaced-")]
+    assert len(aside) == 1 and (aside[0] / "metrics.csv").read_text() == "env_step\n10\n"
+    assert run.progress.env_steps == 0 and not (run_dir / "metrics.csv").exists()
