@@ -158,3 +158,15 @@ def test_no_module_reads_another_objects_private_attributes():
              for receiver, name in re.findall(r"\b(\w+)\.(_[a-z]\w*)\b", text)
              if name in private and receiver not in ("self", "cls") and name not in defined[path]]
     assert not found, found
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves():
+    import re
+
+    root = PACKAGE.parent
+    broken = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not target.startswith(("http://", "https://", "mailto:")) and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(root)} -> {target}")
+    assert not broken, broken

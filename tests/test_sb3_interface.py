@@ -1,4 +1,4 @@
-"""The README's "Coming from Stable-Baselines3" block, run line by line (at tiny sizes and steps),
+"""docs/sb3.md's "Coming from Stable-Baselines3" block, run line by line (at tiny sizes and steps),
 and what it promises: learn(n) trains n more env steps, reset_num_timesteps=False reads n as the
 total, a callback returning False stops training with a checkpoint."""
 
@@ -8,14 +8,14 @@ from helpers import REPO, TINY
 
 from slac.common.checkpoint import list_checkpoints
 
-README = REPO / "README.md"
+README = REPO / "docs" / "sb3.md"
 # The block's env-step counts, scaled down; its preset replaced by the tests' tiny networks.
 SCALE = {"20_000": "60", "10_000": "40", "40_000": "160", "55_000": "210"}
 
 
 def sb3_block() -> str:
     text = README.read_text()
-    section = text[text.index("## Coming from Stable-Baselines3"):]
+    section = text[text.index("# Coming from Stable-Baselines3"):]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 

@@ -160,11 +160,10 @@ def test_bad_export_requests_get_one_line(runs, tmp_path, capsys, monkeypatch):
     assert "needs onnxruntime" in capsys.readouterr().err
 
 
-def test_the_readmes_onnx_section_runs_line_by_line(tmp_path, monkeypatch):
-    """The README's commands, in order, at tiny sizes: train, export with --check --card, and the
+def test_the_onnx_pages_commands_run_line_by_line(tmp_path, monkeypatch):
+    """docs/onnx.md's commands, in order, at tiny sizes: train, export with --check --card, and the
     torch-free example acting in the toy env (torch unimportable in that process)."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Deploying without PyTorch (ONNX)")[1]
+    section = (REPO / "docs" / "onnx.md").read_text()
     lines = [line.split("#")[0].strip() for line in section.split("```")[1].strip().splitlines()]
     lines = [line for line in lines if line and not line.startswith("pip install")]
     assert [line.split()[0] for line in lines] == ["slac", "slac", "python"]

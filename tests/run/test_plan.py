@@ -90,7 +90,8 @@ def test_fitted_presets_collect_and_pretrain_in_proportion_to_the_run(preset, st
 def readme_train_commands() -> list[str]:
     """Every `slac train` line of the README that starts a run (no placeholder, no --resume)."""
     lines = []
-    for block in re.findall(r"```\w*\n(.*?)```", README.read_text(), re.S):
+    text = "".join(path.read_text() for path in (README, *sorted((REPO / "docs").glob("*.md"))))
+    for block in re.findall(r"```\w*\n(.*?)```", text, re.S):
         for line in block.splitlines():
             command = line.split("#")[0].strip()
             if command.startswith("slac train") and not re.search(r"[<\[]|--resume|--config", command):
