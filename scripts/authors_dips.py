@@ -1,4 +1,4 @@
-"""How often the authors' own runs dip, by decoder variance (issue 22).
+"""How often the authors' own runs dip, by decoder variance.
 
     python scripts/authors_dips.py ../shared/reference/slac-official/dm_control_ball_in_cup_catch_slac.csv [--drop 300]
 

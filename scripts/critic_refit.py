@@ -1,4 +1,4 @@
-"""Refit SLAC's critic from scratch on one checkpoint's frozen model and actor, on different inputs (issue 22).
+"""Refit SLAC's critic from scratch on one checkpoint's frozen model and actor, on different inputs.
 
     python scripts/critic_refit.py RUN_DIR CHECKPOINT.pt [--windows 8192] [--updates 10000] [--seed 0]
 

@@ -1,4 +1,4 @@
-"""Offline study of a policy dive from a run's kept evaluation checkpoints (issue 22).
+"""Offline study of a policy dive from a run's kept evaluation checkpoints.
 
     python scripts/dive_study.py RUN_DIR BEFORE.pt AFTER.pt [--windows 256] [--seed 0]
 

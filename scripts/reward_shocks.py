@@ -1,4 +1,4 @@
-"""Every shock to the reward model in runs' training logs, and what the policy did next (issue 22).
+"""Every shock to the reward model in runs' training logs, and what the policy did next.
 
     python scripts/reward_shocks.py RUN [RUN ...] [--drop 8] [--dive 1.5]
 

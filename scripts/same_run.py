@@ -1,4 +1,4 @@
-"""Whether two run directories hold the same run, row for row (issue 22).
+"""Whether two run directories hold the same run, row for row.
 
     python scripts/same_run.py RUN_A RUN_B
 

@@ -1,4 +1,4 @@
-"""How far a run's critic overestimates its policy's return, at each kept evaluation checkpoint (issue 22).
+"""How far a run's critic overestimates its policy's return, at each kept evaluation checkpoint.
 
     python scripts/value_bias.py RUN_DIR [--episodes 2] [--first 50] [--fresh]
 

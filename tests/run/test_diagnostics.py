@@ -1,4 +1,4 @@
-"""The diagnostics issue 22 asks for: the entropy read in parts, and the drift of the
+"""Diagnostics of the falls: the entropy read in parts, and the drift of the
 representation on a fixed probe batch."""
 
 import math
