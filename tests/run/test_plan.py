@@ -88,13 +88,15 @@ def test_fitted_presets_collect_and_pretrain_in_proportion_to_the_run(preset, st
 
 
 def readme_train_commands() -> list[str]:
-    """Every `slac train` line of the README that starts a run (no placeholder, no --resume)."""
+    """Every `slac train` line of the README and the guide's pages that starts a run (no placeholder, no --resume)."""
     lines = []
-    text = "".join(path.read_text() for path in (README, *sorted((REPO / "docs").glob("*.md"))))
+    guides = ("own-env.md", "sb3.md", "onnx.md", "discrete.md")  # the user guide's pages that once were README sections
+    text = "".join(path.read_text() for path in (README, *(REPO / "docs" / name for name in guides)))
     for block in re.findall(r"```\w*\n(.*?)```", text, re.S):
         for line in block.splitlines():
             command = line.split("#")[0].strip()
-            if command.startswith("slac train") and not re.search(r"[<\[]|--resume|--config", command):
+            if (command.startswith("slac train") and not command.endswith("\\")  # a whole command on its line
+                    and not re.search(r"[<\[]|--resume|--config", command)):
                 lines.append(command)
     return lines
 
