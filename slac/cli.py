@@ -152,7 +152,8 @@ def cmd_visualize(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from slac.run.deploy import ONNX_TOLERANCE, check_export, export_run
+    from slac.policy.export import ONNX_TOLERANCE, check_onnx_export
+    from slac.run.deploy import export_run
     from slac.run.trainer import SLAC
 
     if args.check and args.format != "onnx":
@@ -161,7 +162,7 @@ def cmd_export(args) -> int:
     try:
         out = export_run(run, args.out, args.format, card=args.card, opset=args.opset)
         if args.check:
-            difference = check_export(run, out)
+            difference = check_onnx_export(run.agent, out)
             print(f"check: ONNX Runtime's actions differ from PyTorch's by at most {difference:.2g} "
                   f"(tolerance {ONNX_TOLERANCE:g})")
     finally:

@@ -7,6 +7,7 @@ from helpers import REPO
 
 import slac
 from slac import SLAC
+from slac.policy.history import act_on_history
 
 FIXTURE = REPO / "tests" / "fixtures" / "checkpoint-0.1.0"
 
@@ -23,5 +24,5 @@ def test_a_policy_exported_before_the_layout_change_loads_and_acts_as_it_did():
     saved = np.load(FIXTURE / "history.npz")
     policy = slac.load_policy(FIXTURE / "policy.pt")
     assert policy.info["env_steps"] == 60
-    action = policy.agent.act(saved["frames"], saved["actions"], deterministic=True)
+    action = act_on_history(policy.agent, saved["frames"], saved["actions"], deterministic=True)
     np.testing.assert_allclose(action, saved["action"], atol=1e-6)

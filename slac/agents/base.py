@@ -40,17 +40,10 @@ def random_shift(images: torch.Tensor, pad: int = 4) -> torch.Tensor:
     return cropped.permute(0, 3, 1, 2).reshape(b, t, c, h, w)
 
 
-def history_resets(length: int, real_frames: int | None, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(1, length) bool: where a filter over an acting history restarts. The padding before the
-    episode's first frame and that frame itself restart it, as in a padded training window."""
-    first_real = length - min(real_frames or length, length)
-    resets = torch.zeros(1, length, dtype=torch.bool, device=device)
-    resets[0, : first_real + 1] = True
-    return resets
-
-
 def batch_history_resets(length: int, real_frames: torch.Tensor) -> torch.Tensor:
-    """(N, length) bool: `history_resets` for N histories with `real_frames` (N,) real frames each."""
+    """(N, length) bool: where a filter over each of N acting histories restarts, given the `real_frames`
+    (N,) of each that belong to its episode. The padding before the episode's first frame and that
+    frame itself restart it, as in a padded training window."""
     first_real = length - real_frames.clamp(max=length)
     return torch.arange(length, device=real_frames.device)[None] <= first_real[:, None]
 
@@ -91,7 +84,7 @@ class ActorCriticAgent(nn.Module):
 
     A subclass sets `seq_len` (frames in a history; replay windows have one more),
     `observation_shape`, `actor`, `critic`, `critic_target`, `log_alpha`, `optimizers`, and defines
-    `compute_losses`, `_loss_groups`, `encode_frames` and `act_on_histories`.
+    `compute_losses`, `_loss_groups`, `encode_frames` and `act`.
     """
 
     has_model = False  # a latent model to pretrain, visualise and roll out
@@ -173,21 +166,10 @@ class ActorCriticAgent(nn.Module):
         terms["alpha"] = alpha
         return terms
 
-    @torch.no_grad()
-    def act_on_features(self, features: torch.Tensor, actions: torch.Tensor, deterministic: bool = False,
-                        real_frames: int | None = None) -> np.ndarray:
-        """features (L, F) of a history's frames, actions (L-1, A); `real_frames` of them are the
-        episode's (the rest is padding: the first frame repeated)."""
-        real = torch.tensor([real_frames or features.shape[0]])
-        return self.act_on_histories(features[None], actions[None], real, deterministic)[0]
-
-    def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Action for a history: frames (L, *observation_shape) x_1:tau+1, actions (L-1, A) a_1:tau."""
-        expected = (self.seq_len, *self.observation_shape)
-        if tuple(frames.shape) != expected or tuple(actions.shape) != (self.seq_len - 1, self.action_dim):
-            raise ValueError(
-                f"a history is {self.seq_len} frames {expected[1:]} and {self.seq_len - 1} actions of size "
-                f"{self.action_dim}; got frames {tuple(frames.shape)} and actions {tuple(actions.shape)}"
-            )
-        features = self.encode_frames(frames)
-        return self.act_on_features(features, torch.as_tensor(actions, dtype=torch.float32, device=self.device), deterministic)
+    def act(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,
+            deterministic: bool = False) -> np.ndarray:
+        """The one acting entry: actions (N, A) for N histories, given the features (N, L, F) of their
+        frames (`encode_frames`), the actions (N, L-1, A) between them, and how many frames of each
+        belong to its episode, `real_frames` (N,) (the rest is padding: the first frame repeated).
+        slac.policy.history builds these histories."""
+        raise NotImplementedError

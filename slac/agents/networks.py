@@ -24,7 +24,7 @@ class TanhGaussianActor(nn.Module):
     def forward(self, x: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (action in (-1, 1), log pi(action)) with the tanh change-of-variables term."""
         if deterministic:
-            mean, _ = self.net(x).chunk(2, dim=-1)
+            mean, _ = self.gaussian(x)
             return torch.tanh(mean), torch.zeros_like(mean[..., 0])
         action, gaussian, log_det, _, _ = self._sample(x)
         return action, (gaussian - log_det).sum(-1)
@@ -41,10 +41,20 @@ class TanhGaussianActor(nn.Module):
                      "log_std": log_std.mean(), "saturation": (u.abs() > 2.0).float().mean()}
         return action, log_pi, parts
 
+    def gaussian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Gaussian over pre-tanh actions: (mean, log std clipped to [log_std_min, log_std_max])."""
+        mean, log_std = self.net(x).chunk(2, dim=-1)
+        return mean, log_std.clamp(self.log_std_min, self.log_std_max)
+
+    def with_noise(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Both actions for given standard-normal `noise` (what an ONNX graph computes): tanh(mean),
+        tanh(mean + std * noise), and the Gaussian's mean and log std."""
+        mean, log_std = self.gaussian(x)
+        return torch.tanh(mean), torch.tanh(mean + log_std.exp() * noise), mean, log_std
+
     def _sample(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """action = tanh(u), u ~ N(mean, std^2) reparameterised; log N(u) and log(1 - tanh(u)^2) per action."""
-        mean, log_std = self.net(x).chunk(2, dim=-1)
-        log_std = log_std.clamp(self.log_std_min, self.log_std_max)
+        mean, log_std = self.gaussian(x)
         std = log_std.exp()
         u = mean + std * torch.randn_like(mean)
         # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), numerically stable

@@ -109,8 +109,8 @@ class SACAgent(ActorCriticAgent):
         return self.features(torch.as_tensor(frames, device=self.device))
 
     @torch.no_grad()
-    def act_on_histories(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,
-                         deterministic: bool = False) -> np.ndarray:
+    def act(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,
+            deterministic: bool = False) -> np.ndarray:
         """features (N, L, F) of the last L observations -> actions (N, A) (past actions are not an input)."""
         action, _ = self.actor(features.flatten(1), deterministic=deterministic)
         return action.cpu().numpy()

@@ -111,9 +111,9 @@ class SLACAgent(ActorCriticAgent):
         return self.model.encode_pixels(torch.as_tensor(frames, device=self.device))
 
     @torch.no_grad()
-    def act_on_histories(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,
-                         deterministic: bool = False) -> np.ndarray:
-        """The batched `act_on_features`: features (N, 8, F), actions (N, 7, A), real_frames (N,) -> (N, A)."""
+    def act(self, features: torch.Tensor, actions: torch.Tensor, real_frames: torch.Tensor,
+            deterministic: bool = False) -> np.ndarray:
+        """features (N, 8, F), actions (N, 7, A), real_frames (N,) -> actions (N, A) (`ActorCriticAgent.act`)."""
         if self.config.actor_input == "latent":
             resets = batch_history_resets(features.shape[1], real_frames.to(self.device))
             x = self.model.latent_samples(features, actions, resets)[:, -1]

@@ -1,6 +1,7 @@
 """A trained policy as one ONNX graph, for acting without PyTorch (ONNX Runtime and numpy only).
 
-The graph is the acting path of `HistoryPolicy.act` and `TanhGaussianActor`: uint8 frames ->
+The graph wraps the modules the agent acts with (its encoder, `actor_input`, the actor's
+`with_noise` or `distribution`), on a history built as slac.policy.history builds it: uint8 frames ->
 [0, 1] -> encoder -> features of the history (with the history's actions, for SLAC) -> actor MLP
 -> the Gaussian's mean and log-std (clipped as in training) -> actions. Inputs and outputs:
 
@@ -35,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from slac.agents.base import ActorCriticAgent
+from slac.agents.base import ActorCriticAgent, actor_input
 from slac.errors import SlacError
 
 OUTPUTS = ["action_deterministic", "action_stochastic", "mean", "log_std"]
@@ -53,25 +54,24 @@ class ActingGraph(nn.Module):
         self.actor = agent.actor
 
     def _act(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The actor's Gaussian on input x, and both actions (TanhGaussianActor with given noise)."""
-        mean, log_std = self.actor.net(x).chunk(2, dim=-1)
-        log_std = log_std.clamp(self.actor.log_std_min, self.actor.log_std_max)
-        return torch.tanh(mean), torch.tanh(mean + log_std.exp() * noise), mean, log_std
+        """The tanh-Gaussian actor on input x with given noise: both actions, mean and log std."""
+        return self.actor.with_noise(x, noise)
 
     def _choose(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A categorical actor on input x: the most probable action's index (int64) and the probabilities."""
-        probs = torch.softmax(self.actor.net(x), dim=-1)
+        probs, _ = self.actor.distribution(x)
         return probs.argmax(-1), probs
 
     def _encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """(N, L, 3, H, W) uint8 -> (N, L * F), as `LatentModel.encode_pixels` in float32."""
+        """(N, L, 3, H, W) uint8 -> (N, L, F): the encoder of `encode_frames` on [0, 1] images, in float32
+        (the graph has no chunking or mixed precision)."""
         n, length = frames.shape[0], frames.shape[1]
         images = frames.reshape(n * length, *frames.shape[2:]).float() / 255.0
-        return self.encoder(images).reshape(n, -1)
+        return self.encoder(images).reshape(n, length, -1)
 
     def _history(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """SLAC's actor input: the features of x_1..x_8 and the actions a_1..a_7, as `actor_input`."""
-        return torch.cat([self._encode(frames), actions.flatten(1)], dim=-1)
+        """SLAC's actor input: the features of x_1..x_8 and the actions a_1..a_7 (`actor_input`)."""
+        return actor_input(self._encode(frames), actions)
 
 
 class SlacActingGraph(ActingGraph):
@@ -81,7 +81,7 @@ class SlacActingGraph(ActingGraph):
 
 class PixelsActingGraph(ActingGraph):
     def forward(self, frames: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._act(self._encode(frames), noise)
+        return self._act(self._encode(frames).flatten(1), noise)
 
 
 class StateActingGraph(ActingGraph):
@@ -97,7 +97,7 @@ class SlacDiscreteActingGraph(ActingGraph):
 
 class PixelsDiscreteActingGraph(ActingGraph):
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._choose(self._encode(frames))
+        return self._choose(self._encode(frames).flatten(1))
 
 
 class StateDiscreteActingGraph(ActingGraph):

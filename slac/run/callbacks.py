@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 HOOKS = ("on_step", "on_evaluation", "on_checkpoint")
+
+if TYPE_CHECKING:
+    from slac.run.trainer import SLAC
 
 
 class Callback:
     """Base class: override the hooks you need; returning False from any of them stops training."""
 
-    def on_step(self, run: Any) -> bool | None:
+    def on_step(self, run: SLAC) -> bool | None:
         return None
 
-    def on_evaluation(self, run: Any, row: dict[str, float]) -> bool | None:
+    def on_evaluation(self, run: SLAC, row: dict[str, float]) -> bool | None:
         return None
 
-    def on_checkpoint(self, run: Any, path: Path) -> bool | None:
+    def on_checkpoint(self, run: SLAC, path: Path) -> bool | None:
         return None
 
 
@@ -35,7 +38,7 @@ class StopOnReturn(Callback):
             raise ValueError(f"policy must be 'stochastic' or 'deterministic', got {policy!r}")
         self.threshold, self.key = threshold, f"return_{policy}"
 
-    def on_evaluation(self, run: Any, row: dict[str, float]) -> bool:
+    def on_evaluation(self, run: SLAC, row: dict[str, float]) -> bool:
         return row[self.key] < self.threshold
 
 
@@ -55,13 +58,13 @@ class _Hooks(Callback):
                 keep_going = False
         return keep_going
 
-    def on_step(self, run: Any) -> bool:
+    def on_step(self, run: SLAC) -> bool:
         return self._call("on_step", run)
 
-    def on_evaluation(self, run: Any, row: dict[str, float]) -> bool:
+    def on_evaluation(self, run: SLAC, row: dict[str, float]) -> bool:
         return self._call("on_evaluation", run, row)
 
-    def on_checkpoint(self, run: Any, path: Path) -> bool:
+    def on_checkpoint(self, run: SLAC, path: Path) -> bool:
         return self._call("on_checkpoint", run, path)
 
 

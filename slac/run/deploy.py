@@ -1,95 +1,46 @@
 """A run's policy for deployment: `slac export RUN --format torch|onnx [--card]`.
 
-The PyTorch file is `slac.policy.export` (for `slac.load_policy`); the ONNX graph is
-`slac.policy.onnx` (ONNX Runtime, no PyTorch), with the run's facts in its metadata. The model
-card is a README.md beside the exported file, written from the run directory alone: task, agent,
-seed, env steps, the evaluation returns with their protocol, the config, the commands that trained
-it, and a GIF of one evaluation episode.
+The formats and their metadata are slac.policy.export's; this module adds the run's facts (env
+steps, last evaluation) and the model card: a README.md beside the exported file, written from the
+run directory alone: task, agent, seed, env steps, the evaluation returns with their protocol, the
+config, the commands that trained it, and a GIF of one evaluation episode.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from slac.errors import SlacError
+from slac.policy.export import check_onnx_export, policy_metadata, write_policy
 from slac.run.logging import read_csv
 
-FORMATS = ("torch", "onnx")
+if TYPE_CHECKING:
+    from slac.run.trainer import SLAC
 
-
-def action_bounds(run: Any) -> tuple[list[float], list[float]]:
-    """The bounds of the env's own action space; the policy acts in [-1, 1] and slac.wrap_env
-    rescales to these (low + (a + 1) (high - low) / 2)."""
-    space = run.env.unwrapped.action_space
-    low, high = (np.broadcast_to(bound, space.shape).astype(float).tolist() for bound in (space.low, space.high))
-    return low, high
-
-
-def policy_metadata(run: Any) -> dict[str, Any]:
-    """What an acting loop needs to know about the policy, and where it came from."""
-    config, p = run.config, run.progress
-    low, high = (None, None) if run.agent.discrete else action_bounds(run)
-    pixels = config.agent != "sac-state"
-    return {
-        "discrete": run.agent.discrete,
-        "slac_version": _version(), "task": config.task, "agent": config.agent, "seed": config.seed,
-        "observation": "pixels" if pixels else "state", "image_size": config.image_size if pixels else None,
-        "history_frames": run.agent.seq_len, "history_actions": run.agent.seq_len - 1 if config.agent == "slac" else 0,
-        "action_dim": run.action_dim, "action_low": low, "action_high": high,
-        "action_repeat": config.resolved_action_repeat(), "env_steps": p.env_steps,
-        "last_eval_env_step": p.last_eval_step, "last_eval": run.last_eval,
-    }
-
-
-ONNX_TOLERANCE = 1e-4  # largest difference allowed between ONNX Runtime and PyTorch (float32 both)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("slac")
-    except PackageNotFoundError:  # run from a source tree without installing
-        return "unknown"
-
-
-def export_run(run: Any, out: str | Path, fmt: str = "torch", card: bool = False, opset: int | None = None,
+def export_run(run: SLAC, out: str | Path, fmt: str = "torch", card: bool = False, opset: int | None = None,
                check: bool = False) -> Path:
     """Write `run`'s policy as `fmt` to `out` (and the model card beside it with `card`). With
     `check`, an ONNX graph is run in ONNX Runtime against PyTorch and refused beyond ONNX_TOLERANCE."""
-    if fmt not in FORMATS:
-        raise SlacError(f"unknown export format {fmt!r}: expected one of {list(FORMATS)}")
-    out = Path(out)
     if fmt == "torch":
         path = run.export(out)
     else:
-        from slac.policy.onnx import DEFAULT_OPSET, write_onnx
-
-        path = write_onnx(run.agent, out, policy_metadata(run), opset=opset or DEFAULT_OPSET)
+        p = run.progress
+        action_space = None if run.env is None else run.env.unwrapped.action_space
+        metadata = policy_metadata(run.agent, action_space, env_steps=p.env_steps, last_eval_env_step=p.last_eval_step,
+                                   last_eval=run.last_eval)
+        path = write_policy(run.agent, out, fmt, metadata, opset=opset)
         if check:
-            check_export(run, path)
+            check_onnx_export(run.agent, path)
     if card:
         write_model_card(run, path)
     return path
 
 
-def check_export(run: Any, path: Path) -> float:
-    """Run an exported ONNX graph in ONNX Runtime against the run's PyTorch policy: the largest
-    difference between their actions; SlacError beyond ONNX_TOLERANCE."""
-    from slac.policy.onnx import check_onnx
-
-    difference = check_onnx(run.agent, path)
-    if difference > ONNX_TOLERANCE:
-        raise SlacError(f"{path}: ONNX Runtime's actions differ from PyTorch's by {difference:.2g} "
-                        f"(more than {ONNX_TOLERANCE:g})")
-    return difference
-
-
-def export_onnx(run: Any, out: str | Path, card: bool = False, opset: int | None = None, check: bool = False) -> Path:
+def export_onnx(run: SLAC | str | Path, out: str | Path, card: bool = False, opset: int | None = None,
+                check: bool = False) -> Path:
     """`slac.export_onnx(run_dir_or_run, "policy.onnx")`: the encoder and actor as one ONNX graph."""
     if isinstance(run, (str, Path)):
         from slac.run.trainer import SLAC
@@ -102,7 +53,7 @@ def export_onnx(run: Any, out: str | Path, card: bool = False, opset: int | None
     return export_run(run, out, "onnx", card=card, opset=opset, check=check)
 
 
-def write_model_card(run: Any, exported: Path, gif_steps: int = 250) -> Path:
+def write_model_card(run: SLAC, exported: Path, gif_steps: int = 250) -> Path:
     """README.md beside `exported`: the run's facts, its evaluations, config and commands, and a GIF
     of one evaluation episode of the stochastic policy (the first `gif_steps` agent steps)."""
     config, p = run.config, run.progress
@@ -147,7 +98,7 @@ def _how_to_act(exported: Path) -> str:
     return "PyTorch: slac.load_policy"
 
 
-def _episode_gif(run: Any, path: Path, steps: int) -> Path | None:
+def _episode_gif(run: SLAC, path: Path, steps: int) -> Path | None:
     """The agent's frames over one evaluation episode as a GIF (None for sac-state: no frames)."""
     if run.config.agent == "sac-state":
         return None

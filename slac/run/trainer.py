@@ -38,8 +38,8 @@ from slac.config import Config
 from slac.envs import describe_env, discrete_actions, make_env, wrap_env
 from slac.envs.wrappers import OneHotActions
 from slac.errors import SlacError, SlacWarning, TaskError
-from slac.policy.history import HistoryPolicy
-from slac.policy.predict import History, predict
+from slac.policy.history import History, HistoryPolicy, act_on_history
+from slac.policy.predict import predict
 from slac.replay import SequenceReplay
 from slac.run import state as run_state
 from slac.run.callbacks import as_callback
@@ -186,7 +186,7 @@ class SLAC:
 
     def act(self, frames: np.ndarray, actions: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Action for an explicit history: 8 frames (3, 64, 64) uint8 and the 7 actions between them."""
-        return self.agent.act(frames, actions, deterministic)
+        return act_on_history(self.agent, frames, actions, deterministic)
 
     def predict(self, obs: np.ndarray, state: History | None = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = False) -> tuple[np.ndarray, History]:

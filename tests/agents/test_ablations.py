@@ -5,7 +5,7 @@ import pytest
 import torch
 from helpers import TINY, filled_replay, tiny_config
 
-from slac.agents.base import history_resets, random_shift
+from slac.agents.base import batch_history_resets, random_shift
 from slac.agents.slac import SLACAgent
 from slac.cli import main
 from slac.policy.history import HistoryPolicy
@@ -41,7 +41,7 @@ def test_latent_actor_filters_only_the_real_part_of_a_padded_history():
     assert policy.real_frames == 1
     assert np.all(np.isfinite(policy.act()))
     # Padding and the first real frame restart the filter: the last posterior is q(z1_1 | x_1).
-    resets = history_resets(8, policy.real_frames)
+    resets = batch_history_resets(8, torch.tensor([policy.real_frames]))
     assert resets.all()
     features = agent.encode_frames(np.stack([frame] * 8))
     latents = agent.model.posterior(features[None], torch.zeros(1, 7, 2), resets)
@@ -49,10 +49,10 @@ def test_latent_actor_filters_only_the_real_part_of_a_padded_history():
     for _ in range(3):
         policy.observe(np.zeros(2, np.float32), frame)
     assert policy.real_frames == 4
-    assert history_resets(8, 4).squeeze(0).tolist() == [True] * 5 + [False] * 3
+    assert batch_history_resets(8, torch.tensor([4])).squeeze(0).tolist() == [True] * 5 + [False] * 3
     for _ in range(10):
         policy.observe(np.zeros(2, np.float32), frame)
-    assert policy.real_frames == 8 and history_resets(8, 8).squeeze(0).tolist() == [True] + [False] * 7
+    assert policy.real_frames == 8 and batch_history_resets(8, torch.tensor([8])).squeeze(0).tolist() == [True] + [False] * 7
 
 
 def test_updates_per_step_and_decoder_var_flags(tmp_path):

@@ -5,10 +5,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from helpers import TINY
+from helpers import TINY, tiny_config
 
 from slac import SLAC, make_env
-from slac.agents.base import batch_history_resets, history_resets
+from slac.agents.base import batch_history_resets
+from slac.agents.slac import SLACAgent
+from slac.policy.history import History
 
 
 def vector_env(n: int) -> gym.vector.SyncVectorEnv:
@@ -50,7 +52,8 @@ def test_a_latent_actor_restarts_each_rows_filter_where_its_episode_starts():
     # the latent actor samples z, so its batched actions cannot equal single ones draw for draw:
     # what batching changes is where each row's filter restarts, checked against one history's
     real = torch.arange(1, 11)
-    expected = torch.cat([history_resets(8, int(r)) for r in real])
+    # a row of r real frames (padded to 8) restarts at the padding and at its first real frame
+    expected = torch.tensor([[j <= 8 - min(int(r), 8) for j in range(8)] for r in real])
     assert torch.equal(batch_history_resets(8, real), expected)
 
 
@@ -73,3 +76,30 @@ def test_one_observation_and_episode_start_restart_a_row(tmp_path):
     with pytest.raises(ValueError, match=r"predict takes uint8 frames \(3, H, W\) or \(H, W, 3\) of any size"):
         run.predict(np.zeros((3, 64, 64), np.float32))
     run.close()
+
+
+def test_a_history_encodes_only_what_is_missing_and_equals_a_full_encoding():
+    torch.manual_seed(0)
+    agent = SLACAgent(2, tiny_config())
+    calls = []
+    encode = agent.encode_frames
+    agent.encode_frames = lambda frames: calls.append(len(frames)) or encode(frames)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (6, 2, 3, 64, 64), dtype=np.uint8)  # 6 steps of 2 envs
+    history = History.start(agent, frames[0])
+    history.encoded(agent)
+    assert calls == [2]  # two rows that start an episode: one frame each
+    history = history.pushed(np.zeros((2, 2)), frames[1])
+    history.restart(np.array([False, True]), frames[1])
+    history.encoded(agent)
+    assert calls[-1] == 2  # the newest frame of each row, the restarted row filled from it
+    # restarted, then stepped before acting (random actions in training): no longer one frame repeated
+    history.restart(np.array([True, False]), frames[2])
+    for t in (3, 4):
+        history = history.pushed(rng.uniform(-1, 1, (2, 2)), frames[t])
+    features = history.encoded(agent)
+    assert calls[-1] == 2 * 8
+    expected = encode(history.frames.reshape(-1, 3, 64, 64)).reshape(2, 8, -1)
+    torch.testing.assert_close(features, expected)
+    np.testing.assert_array_equal(history.frames[0], np.stack([frames[2]] * 6 + [frames[3], frames[4]])[:, 0])
+    assert history.real_frames.tolist() == [3, 3]
