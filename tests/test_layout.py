@@ -165,8 +165,18 @@ def test_every_relative_link_in_the_readme_and_docs_resolves():
 
     root = PACKAGE.parent
     broken = []
-    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
             if not target.startswith(("http://", "https://", "mailto:")) and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(root)} -> {target}")
     assert not broken, broken
+
+
+def test_the_readme_and_docs_speak_of_the_project_not_of_how_it_was_built():
+    import re
+
+    root = PACKAGE.parent
+    words = re.compile(r"\bissue (?:#?\d+|'s)|\bsessions?\b|working period|machine was lost|lost with (?:its|the) machine", re.I)
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    found = [f"{page.relative_to(root)}: {match.group(0)!r}" for page in pages for match in words.finditer(page.read_text())]
+    assert not found, found
