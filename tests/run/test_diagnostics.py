@@ -116,3 +116,42 @@ def test_every_row_of_a_run_logs_the_reward_models_std_and_worst_nll(tmp_path):
     for row in rows:
         assert 0 < row["reward_std_min"] <= row["reward_std_median"]
         assert math.isfinite(row["reward_nll_max"])
+
+
+class ScriptedProbe:
+    """An agent whose probe outputs are given: one dict of tensors per call, and the windows it saw."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, outputs):
+        self.outputs, self.windows = list(outputs), []
+
+    def probe(self, batch):
+        self.windows.append(batch.images.clone())
+        return self.outputs.pop(0)
+
+
+def test_drift_is_the_rms_change_relative_for_features_and_latents_and_redraws_overwritten_windows():
+    previous = {"features": torch.tensor([[3.0, 4.0], [0.0, 0.0]]), "latents": torch.tensor([1.0, -1.0]),
+                "reward": torch.tensor([0.5, 0.5]), "q": torch.tensor([10.0, 20.0])}
+    current = {"features": torch.tensor([[3.0, 5.0], [1.0, 0.0]]), "latents": torch.tensor([2.0, -1.0]),
+               "reward": torch.tensor([0.5, 1.5]), "q": torch.tensor([13.0, 24.0])}
+    agent = ScriptedProbe([previous, current, current, current])
+    replay = filled_replay(capacity=200)
+    probe = DriftProbe(seed=0)
+    assert probe.measure(agent, replay) == {}
+    drift = probe.measure(agent, replay)
+    # by hand: RMS(change) / RMS(previous) for features and latents, RMS(change) for the rest
+    assert drift["drift_features"] == pytest.approx(math.sqrt(2 / 4) / math.sqrt(25 / 4))
+    assert drift["drift_latents"] == pytest.approx(math.sqrt(1 / 2) / 1.0)
+    assert drift["drift_reward"] == pytest.approx(math.sqrt(1 / 2))
+    assert drift["drift_q"] == pytest.approx(math.sqrt((9 + 16) / 2))
+    assert torch.equal(agent.windows[0], agent.windows[1])  # the same windows both times
+    # the ring overwrites every probe window: new windows are drawn and nothing is compared across them
+    rng = np.random.default_rng(1)
+    replay.start_episode(rng.integers(0, 256, (3, 64, 64), dtype=np.uint8))
+    for _ in range(250):
+        replay.add(rng.uniform(-1, 1, 2).astype(np.float32), 0.0, rng.integers(0, 256, (3, 64, 64), dtype=np.uint8), False)
+    assert probe.measure(agent, replay) == {}
+    assert not torch.equal(agent.windows[2], agent.windows[1]) and replay.valid(probe.ends).all()
+    assert probe.measure(agent, replay) == {f"drift_{name}": 0.0 for name in current}

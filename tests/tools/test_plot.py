@@ -170,3 +170,73 @@ def test_runs_that_share_a_seed_are_counted_as_runs_of_fewer_seeds(tmp_path, mon
     monkeypatch.setattr(Axes, "plot", lambda ax, *a, **k: labels.append(k.get("label")) or plot(ax, *a, **k))
     assert main(["plot", *map(str, runs), "--out", str(tmp_path / "cup.png")]) == 0
     assert "slac (3 runs of 2 seeds)" in labels
+
+
+# The authors' ten cheetah-run runs (decoder variance 0.1) at 100K and 500K env steps, from their
+# published per-run files (tests/tools/test_reference.py holds each run).
+CHEETAH_100K = [340.3, 543.7, 430.8, 392.6, 308.3, 401.9, 352.5, 492.5, 421.2, 451.1]
+CHEETAH_500K = [681.7, 712.4, 703.4, 779.2, 727.1, 678.3, 600.4, 753.4, 707.2, 726.4]
+
+
+def cheetah_runs(tmp_path, every=10_000, last=500_000):
+    """Three cheetah-run seeds evaluated every `every` env steps to `last`, each return a formula of
+    the step and the seed, so every cell can be computed again from the eval.csv rows."""
+    return [fake_run(tmp_path, f"c{seed}-{every}", "dmc/cheetah-run", 0.0,
+                     {step: round(step / 1000 * (1 + 0.1 * seed) + 3.0 * seed, 1) for step in range(0, last + 1, every)},
+                     seed=seed) for seed in range(3)]
+
+
+def eval_at(run_dir, step):
+    return next(r["return_stochastic"] for r in read_csv(run_dir / "eval.csv") if int(r["env_step"]) == step)
+
+
+def cells_of(table, task):
+    return [c.strip() for c in next(line for line in table.splitlines() if task in line).strip("|").split("|")]
+
+
+def test_the_returns_table_reads_each_milestone_from_the_runs_and_the_authors_runs(tmp_path):
+    runs = cheetah_runs(tmp_path)
+    cells = cells_of(returns_table(group_runs(runs)), "dmc/cheetah-run")
+    for column, step, authors in [(4, 100_000, CHEETAH_100K), (6, 500_000, CHEETAH_500K)]:
+        ours = [eval_at(run, step) for run in runs]
+        assert cells[column] == f"{np.mean(ours):.1f} +- {np.std(ours):.1f}"
+        mean, std = (float(v) for v in cells[column + 1].split(" +- "))
+        assert (mean, std) == pytest.approx((np.mean(authors), np.std(authors)), abs=0.06)  # runs written to 0.1
+    assert cells[3] == cells[6] + " (500000)"  # the final evaluation is the 500K one here
+    # evaluations every 15K: the milestone takes the last evaluation before it, its step in brackets
+    sparse = cheetah_runs(tmp_path, every=15_000, last=510_000)
+    cells = cells_of(returns_table(group_runs(sparse)), "dmc/cheetah-run")
+    for column, step in [(4, 90_000), (6, 495_000)]:
+        ours = [eval_at(run, step) for run in sparse]
+        assert cells[column] == f"{np.mean(ours):.1f} +- {np.std(ours):.1f} [{step}]"
+
+
+def test_the_aggregate_divides_each_task_by_the_authors_mean_at_the_same_step(tmp_path):
+    from scipy.stats import trim_mean
+
+    cheetah = [fake_run(tmp_path, f"h{i}", "dmc/cheetah-run", 0.0, {0: 0.0, 100_000: value}, seed=i)
+               for i, value in enumerate([300.0, 420.0, 500.0])]
+    cup = [fake_run(tmp_path, f"b{i}", "dmc/ball_in_cup-catch", 0.0, {0: 0.0, 100_000: value}, seed=i)
+           for i, value in enumerate([850.0, 900.0, 950.0])]
+    row = cells_of(aggregate_table(group_runs(cheetah + cup)), "| slac |")
+    cup_mean = 917.56  # the authors' ten ball_in_cup runs at 100K (decoder variance 0.04)
+    scores = np.array([300.0, 420.0, 500.0]) / np.mean(CHEETAH_100K)
+    scores = np.concatenate([scores, np.array([850.0, 900.0, 950.0]) / cup_mean])
+    assert row[4] == "/ paper" and row[3] == "100000"
+    assert float(row[5]) == pytest.approx(trim_mean(scores, 0.25), abs=1.5e-3)
+
+
+def test_the_authors_curve_is_drawn_at_their_published_values(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    drawn, plot = [], Axes.plot
+    monkeypatch.setattr(Axes, "plot", lambda ax, x, y, *a, **k: drawn.append((k.get("label"), list(x), list(y)))
+                        or plot(ax, x, y, *a, **k))
+    runs = cheetah_runs(tmp_path, last=100_000)
+    assert main(["plot", *map(str, runs), "--reference", "paper", "--out", str(tmp_path / "c.png")]) == 0
+    (xs, ys), = [(x, y) for label, x, y in drawn if label == "SLAC, paper (authors' runs)"]
+    curve = dict(zip(xs, ys))
+    assert curve[100_000] == pytest.approx(np.mean(CHEETAH_100K), abs=0.02)
+    assert curve[500_000] == pytest.approx(np.mean(CHEETAH_500K), abs=0.02)
+    ours = [(x, y) for label, x, y in drawn if label and label.startswith("slac")]
+    assert ours[0][0][-1] == 100_000 and ours[0][1][-1] == pytest.approx(np.mean([eval_at(r, 100_000) for r in runs]))
