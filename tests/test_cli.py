@@ -143,3 +143,34 @@ def test_fork_copies_a_run_at_an_evaluation_checkpoint_and_resuming_it_repeats_t
     assert "no checkpoint at env step 75; checkpoints at env steps: 0, 50, 100" in capsys.readouterr().err
     assert main(["fork", str(original), "--at", "50", "--out", str(fork)]) == 2
     assert "not empty" in capsys.readouterr().err
+    # the replay was copied whole (sparsely), byte for byte
+    assert all((fork / "replay" / p.name).read_bytes() == p.read_bytes() for p in (original / "replay").iterdir())
+    # refusals, each before anything is written: not a run, a damaged checkpoint, replay frames changed
+    assert main(["fork", str(tmp_path / "nothing"), "--at", "50", "--out", str(tmp_path / "a")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(original, damaged)
+    kept = damaged / "checkpoints" / "evaluations" / "step_000000050.pt"
+    kept.write_bytes(kept.read_bytes()[:-100])
+    assert main(["fork", str(damaged), "--at", "50", "--out", str(tmp_path / "b")]) == 2
+    assert "step_000000050.pt" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    for name, change in [("frames.npy", "fails its checksum"), ("index.npy", "were overwritten")]:
+        changed = tmp_path / f"changed-{name}"
+        shutil.copytree(original, changed)
+        array = np.load(changed / "replay" / name, mmap_mode="r+")
+        array[3] = array[3] + 1
+        array.flush()
+        del array
+        assert main(["fork", str(changed), "--at", "50", "--out", str(tmp_path / f"c-{name}")]) == 2
+        assert change in capsys.readouterr().err and not (tmp_path / f"c-{name}").exists()
+    # a fork resumed with one setting changed: the same run to the fork's step, then its own
+    changed_run = tmp_path / "floor"
+    assert main(["fork", str(original), "--at", "50", "--out", str(changed_run)]) == 0
+    assert main(["train", "--resume", str(changed_run), "--steps", "100", "--no-progress", "reward_std_min=0.5"]) == 0
+    assert json.loads((changed_run / "config.json").read_text())["reward_std_min"] == 0.5
+    ours, theirs = read_csv(changed_run / "metrics.csv"), read_csv(original / "metrics.csv")
+    shared = [i for i, row in enumerate(ours) if row["env_step"] <= 50]
+    assert shared and all(ours[i]["model_loss"] == theirs[i]["model_loss"] for i in shared)
+    assert any(a["model_loss"] != b["model_loss"] for a, b in zip(ours, theirs) if a["env_step"] > 50)

@@ -15,8 +15,11 @@ from helpers import REPO, TINY, built_once
 
 from slac.cli import main
 from slac.common.checkpoint import list_checkpoints, load_checkpoint
+from slac.errors import SlacError
+from slac.policy.export import check_onnx_export
 from slac.policy.history import HistoryPolicy
 from slac.policy.onnx import OUTPUTS, onnx_metadata
+from slac.run.logging import read_csv
 from slac.run.trainer import SLAC
 
 EXAMPLE = REPO / "examples"
@@ -141,6 +144,42 @@ def test_export_writes_a_model_card_from_the_run_directory(runs, tmp_path):
     assert "# slac on toy/reach" in card and "| 120 |" in card and "policy_episode.gif" in card
     assert "slac train --task toy/reach --steps 120" in card and '"decoder_var"' in card
     assert (out.parent / "policy_episode.gif").stat().st_size > 1000
+    # the evaluation table, parsed, is eval.csv row for row (env step, stochastic mean +- std, deterministic)
+    table = card.split("| env step | stochastic | deterministic |")[1].split("\n\n")[0].strip().splitlines()[1:]
+    parsed = [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
+    expected = [[f"{int(r['env_step']):,}", f"{r['return_stochastic']:.1f} +- {r['return_stochastic_std']:.1f}",
+                 f"{r['return_deterministic']:.1f} +- {r['return_deterministic_std']:.1f}"]
+                for r in read_csv(run_dir / "eval.csv")]
+    assert parsed == expected and len(parsed) >= 3
+    assert "| seed | 0 |" in card and "| agent | `slac`, latent model `slac` |" in card
+
+
+def test_a_model_card_without_frames_or_evaluations(runs, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "state-run"
+    shutil.copytree(runs["sac-state"][0], run_dir)
+    (run_dir / "eval.csv").unlink()
+    out = tmp_path / "card" / "policy.pt"
+    assert main(["export", str(run_dir), "--out", str(out), "--card"]) == 0
+    card = (out.parent / "README.md").read_text()
+    assert "| (no evaluation yet) | | |" in card and "| agent | `sac-state` |" in card
+    assert ".gif" not in card and not list(out.parent.glob("*.gif"))  # a state policy has no frames to show
+    assert "PyTorch: slac.load_policy" in card
+
+
+def test_the_onnx_check_refuses_a_graph_that_acts_otherwise(runs, tmp_path, capsys, monkeypatch):
+    run_dir, path = runs["slac"]
+    run = SLAC.load(run_dir, device="cpu", replay=False)
+    assert check_onnx_export(run.agent, path) < TOLERANCE
+    with torch.no_grad():
+        run.agent.actor.net[-1].bias.add_(0.01)  # the PyTorch policy moves; the graph on disk does not
+    with pytest.raises(SlacError, match="ONNX Runtime's actions differ from PyTorch's by"):
+        check_onnx_export(run.agent, path)
+    run.close()
+    monkeypatch.setattr("slac.policy.onnx.check_onnx", lambda agent, path: 2e-4)  # the CLI refuses beyond 1e-4
+    assert main(["export", str(run_dir), "--format", "onnx", "--check", "--out", str(tmp_path / "p.onnx")]) == 2
+    assert "differ from PyTorch's by 0.0002 (more than 0.0001)" in capsys.readouterr().err
 
 
 def test_bad_export_requests_get_one_line(runs, tmp_path, capsys, monkeypatch):
