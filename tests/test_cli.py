@@ -77,6 +77,12 @@ def test_export_writes_a_policy_that_acts_as_the_run_does(tmp_path, capsys):
         (["train", "--task", "toy/reach", "decoder_varr=0.1"], "did you mean 'decoder_var'"),
         (["train", "--task", "toy/reach", "--config", "missing.yaml"], "does not exist"),
         (["eval", "no/such/run"], "no such run directory"),
+        (["train", "--resume", "runs/x", "--task", "toy/reach"], "--resume continues a run with its own config"),
+        (["train", "--resume", "runs/x", "--preset", "small"], "--resume continues a run with its own config"),
+        (["train", "--resume", "runs/x", "--config", "my.yaml"], "--resume continues a run with its own config"),
+        (["train", "--resume", "runs/x", "--overwrite"], "--overwrite starts a new run in --run-dir"),
+        (["sweep", "--seeds", "0-1"], "slac sweep needs --tasks A,B"),
+        (["reproduce", "--seeds", "0-1"], "slac reproduce needs --tasks A,B"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message, capsys):
@@ -174,3 +180,16 @@ def test_fork_copies_a_run_at_an_evaluation_checkpoint_and_resuming_it_repeats_t
     shared = [i for i, row in enumerate(ours) if row["env_step"] <= 50]
     assert shared and all(ours[i]["model_loss"] == theirs[i]["model_loss"] for i in shared)
     assert any(a["model_loss"] != b["model_loss"] for a, b in zip(ours, theirs) if a["env_step"] > 50)
+
+
+def test_commands_that_need_frames_or_a_model_refuse_a_state_run(tmp_path, capsys):
+    run_dir = tmp_path / "state"
+    args = [f"{k}={v}" for k, v in TINY.items() if k not in ("task", "device")]
+    assert main(["train", "--task", "toy/reach", "--agent", "sac-state", "--steps", "40", "--device", "cpu",
+                 "--run-dir", str(run_dir), "--no-progress", *args, "pretrain_steps=0"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(tmp_path / "e.mp4")]) == 2
+    assert "trained sac-state, which sees no frames: there is no input to record" in capsys.readouterr().err
+    assert not (tmp_path / "e.mp4").exists()
+    assert main(["visualize", str(run_dir), "--out", str(tmp_path / "v.png")]) == 2
+    assert "trained agent sac-state, which has no latent model to visualise" in capsys.readouterr().err
