@@ -23,9 +23,13 @@ def test_the_readme_sb3_block_runs_and_learn_counts_as_promised(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     code = sb3_block()
     tiny = ", ".join(f"{k}={v!r}" for k, v in TINY.items() if k != "task")
+    # each substitution must find its text: a block edited away from them would otherwise run at full size
+    assert code.count('preset="small", seed=0') == 1, "the block no longer builds SLAC(..., preset=\"small\", seed=0)"
     code = code.replace('preset="small", seed=0', f"seed=0, {tiny}")
     for number, small in SCALE.items():
-        code = re.sub(rf"\b{number}\b", small, code)
+        code, found = re.subn(rf"\b{number}\b", small, code)
+        assert found, f"the block no longer names {number} env steps"
+    assert not re.search(r"\b\d{1,3}_000\b", code), "an env-step count in the block is not scaled down"
     calls = []
     namespace = {}
     original = None
