@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export MUJOCO_GL ?= egl
 
-.PHONY: train test docs lint bench system-deps clean
+.PHONY: train test docs mutate lint bench system-deps clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "slac needs Python >= 3.10"'
@@ -25,6 +25,10 @@ test: system-deps $(VENV)/.installed
 
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+mutate: $(VENV)/.installed  # mutation testing of the code behind the reported numbers (docs/testing.md); not part of make test
+	$(PY) -m pip install -q -c constraints.txt -e '.[mutate]'
+	cd $(CURDIR) && $(VENV)/bin/mutmut run --max-children 2; $(VENV)/bin/mutmut results
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check slac tests benchmarks scripts examples
