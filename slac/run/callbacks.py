@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING, Any
 HOOKS = ("on_step", "on_evaluation", "on_checkpoint")
 
 if TYPE_CHECKING:
-    from slac.run.trainer import SLAC
+    from slac.run.state import Run
 
 
 class Callback:
     """Base class: override the hooks you need; returning False from any of them stops training."""
 
-    def on_step(self, run: SLAC) -> bool | None:
+    def on_step(self, run: Run) -> bool | None:
         return None
 
-    def on_evaluation(self, run: SLAC, row: dict[str, float]) -> bool | None:
+    def on_evaluation(self, run: Run, row: dict[str, float]) -> bool | None:
         return None
 
-    def on_checkpoint(self, run: SLAC, path: Path) -> bool | None:
+    def on_checkpoint(self, run: Run, path: Path) -> bool | None:
         return None
 
 
@@ -38,7 +38,7 @@ class StopOnReturn(Callback):
             raise ValueError(f"policy must be 'stochastic' or 'deterministic', got {policy!r}")
         self.threshold, self.key = threshold, f"return_{policy}"
 
-    def on_evaluation(self, run: SLAC, row: dict[str, float]) -> bool:
+    def on_evaluation(self, run: Run, row: dict[str, float]) -> bool:
         return row[self.key] < self.threshold
 
 
@@ -58,13 +58,13 @@ class _Hooks(Callback):
                 keep_going = False
         return keep_going
 
-    def on_step(self, run: SLAC) -> bool:
+    def on_step(self, run: Run) -> bool:
         return self._call("on_step", run)
 
-    def on_evaluation(self, run: SLAC, row: dict[str, float]) -> bool:
+    def on_evaluation(self, run: Run, row: dict[str, float]) -> bool:
         return self._call("on_evaluation", run, row)
 
-    def on_checkpoint(self, run: SLAC, path: Path) -> bool:
+    def on_checkpoint(self, run: Run, path: Path) -> bool:
         return self._call("on_checkpoint", run, path)
 
 
