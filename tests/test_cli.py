@@ -174,7 +174,7 @@ def test_fork_copies_a_run_at_an_evaluation_checkpoint_and_resuming_it_repeats_t
     # a fork resumed with one setting changed: the same run to the fork's step, then its own
     changed_run = tmp_path / "floor"
     assert main(["fork", str(original), "--at", "50", "--out", str(changed_run)]) == 0
-    assert main(["train", "--resume", str(changed_run), "--steps", "100", "--no-progress", "reward_std_min=0.5"]) == 0
+    assert main(["train", "--resume", str(changed_run), "--steps", "70", "--no-progress", "reward_std_min=0.5"]) == 0
     assert json.loads((changed_run / "config.json").read_text())["reward_std_min"] == 0.5
     ours, theirs = read_csv(changed_run / "metrics.csv"), read_csv(original / "metrics.csv")
     shared = [i for i, row in enumerate(ours) if row["env_step"] <= 50]
