@@ -36,12 +36,10 @@ class History:
     def start(cls, agent: ActorCriticAgent, observations: np.ndarray) -> History:
         """N new episodes at `observations` (N, *observation_shape): the padding rule for every row."""
         n, length = len(observations), agent.seq_len
-        history = cls(frames=np.repeat(observations[:, None], length, axis=1),
-                      actions=torch.zeros(n, length - 1, agent.action_dim, device=agent.device),
-                      real_frames=torch.ones(n, dtype=torch.long), last_action=np.zeros((n, agent.action_dim), np.float32),
-                      stale=length)
-        history.restarted = np.ones(n, bool)
-        return history
+        return cls(frames=np.repeat(observations[:, None], length, axis=1),
+                   actions=torch.zeros(n, length - 1, agent.action_dim, device=agent.device),
+                   real_frames=torch.ones(n, dtype=torch.long), last_action=np.zeros((n, agent.action_dim), np.float32),
+                   stale=length, restarted=np.ones(n, bool))
 
     @classmethod
     def of(cls, agent: ActorCriticAgent, frames: np.ndarray, actions: np.ndarray,
@@ -94,8 +92,9 @@ class History:
                 self.features = new if stale == length else new[:, -1:].repeat(1, length, 1)
             else:
                 self.features[:, -stale:] = new
-            rows = torch.as_tensor(np.flatnonzero(self.restarted), device=self.features.device)
-            self.features[rows] = self.features[rows, -1:]
+            if self.restarted.any():
+                rows = torch.as_tensor(np.flatnonzero(self.restarted), device=self.features.device)
+                self.features[rows] = self.features[rows, -1:]
         self.version, self.stale, self.restarted[:] = agent.model_version, 0, False
         return self.features
 
