@@ -26,9 +26,21 @@ test: system-deps $(VENV)/.installed
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
+# The functions behind the reported numbers (mutmut's names): statistics, the authors' reference,
+# the returns and aggregate tables, slac compare's tables and ranks (not its drawing), the drift
+# probe, the model card and the ONNX check.
+MUTANTS := 'slac.tools.stats.*' 'slac.tools.reference.*' 'slac.run.drift.*' \
+	$(foreach f,read_run independent_runs reference_curve compare inside_range rank_among mann_whitney_u \
+	  _k _status run_table rank_summary summary_table report,'slac.tools.compare.x_$(f)__mutmut_*') \
+	$(foreach f,read_config variant_of group_runs runs_of_seeds metric_source seed_curves common_values \
+	  seed_values seed_tails band _paper _at _cell returns_table aggregate_table write_tables,'slac.tools.plot.x_$(f)__mutmut_*') \
+	'slac.run.deploy.x_write_model_card__mutmut_*' 'slac.run.deploy.x__how_to_act__mutmut_*' \
+	'slac.policy.export.x_check_onnx_export__mutmut_*'
+
 mutate: $(VENV)/.installed  # mutation testing of the code behind the reported numbers (docs/testing.md); not part of make test
 	$(PY) -m pip install -q -c constraints.txt -e '.[mutate]'
-	cd $(CURDIR) && $(VENV)/bin/mutmut run --max-children 2; $(VENV)/bin/mutmut results
+	rm -rf mutants/.fixtures  # the runs the tests read, built again by this code
+	$(VENV)/bin/mutmut run --max-children 2 $(MUTANTS); $(VENV)/bin/mutmut results
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check slac tests benchmarks scripts examples

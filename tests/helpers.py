@@ -34,22 +34,38 @@ def filled_replay(action_dim=2, episodes=(20, 7, 30), capacity=200, seed=0, term
     return buffer
 
 
+# mutmut's names for the runs of the unmutated code (its stats and clean runs); any other value is a mutant
+UNMUTATED = ("", "stats", "fail", "list_all_tests", "mutant_generation")
+
+
 def built_once(tmp_path_factory, name: str, build) -> Path:
     """`build(directory)` run once per test session, its directory shared by the xdist workers (the
-    first to ask builds it under a file lock, the others wait and read it). For read-only fixtures."""
+    first to ask builds it under a file lock, the others wait and read it). For read-only fixtures.
+    Under mutmut (`make mutate`) the fixture is built once by the unmutated code and read by every
+    mutant's run: a mutant is judged by the tests, not by the runs the tests read."""
     from filelock import FileLock
 
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+    mutant = os.environ.get("MUTANT_UNDER_TEST")
+    if mutant is not None:
+        directory = REPO / ".fixtures" / name  # inside mutmut's copy of the repository (mutants/)
+        directory.parent.mkdir(exist_ok=True)
+    elif os.environ.get("PYTEST_XDIST_WORKER") is None:
         directory = tmp_path_factory.mktemp(name)
         build(directory)
         return directory
-    directory = tmp_path_factory.getbasetemp().parent / name  # the session's directory, above each worker's
+    else:
+        directory = tmp_path_factory.getbasetemp().parent / name  # the session's directory, above each worker's
     with FileLock(f"{directory}.lock"):
-        if not (directory / ".built").is_file():
-            shutil.rmtree(directory, ignore_errors=True)  # a worker that failed half-way
-            directory.mkdir()
+        if (directory / ".built").is_file():
+            return directory
+        if mutant not in (None, *UNMUTATED):  # never keep a fixture a mutant built
+            directory = tmp_path_factory.mktemp(name)
             build(directory)
-            (directory / ".built").touch()
+            return directory
+        shutil.rmtree(directory, ignore_errors=True)  # a worker that failed half-way
+        directory.mkdir()
+        build(directory)
+        (directory / ".built").touch()
     return directory
 
 
