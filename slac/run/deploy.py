@@ -73,7 +73,8 @@ def write_model_card(run: SLAC, exported: Path, gif_steps: int = 250) -> Path:
         f"{p.pretrain_updates:,} model pretraining updates; {p.updates:,} updates) |",
         f"| run directory | `{run.run_dir}` |", "",
         "## Evaluations", "",
-        f"Every {config.eval_interval:,} env steps, {config.eval_episodes} episodes of the stochastic policy (what the "
+        f"Every {config.eval_interval:,} env steps, {config.eval_episodes} episode{'s' if config.eval_episodes > 1 else ''} "
+        "of the stochastic policy (what the "
         "paper's curves show) and of the deterministic one (tanh of the mean); each evaluation draws its episode "
         "starts from the seed and its env step. Mean +- std over episodes.", "",
         "| env step | stochastic | deterministic |", "| --- | --- | --- |",

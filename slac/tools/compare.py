@@ -159,10 +159,12 @@ def _k(step: int) -> str:
     return f"{step // 1000}K" if step % 1000 == 0 and step else str(step)
 
 
-def _status(run: RunCurve, at: int) -> str:
-    if at in run.returns:
-        return f"reached {_k(at)}"
+def _stopped(run: RunCurve) -> str:
     return f"stopped at {run.last_step:,}" + (" (pretraining the model)" if run.last_phase == "pretrain" else "")
+
+
+def _status(run: RunCurve, at: int) -> str:
+    return f"reached {_k(at)}" if at in run.returns else _stopped(run)
 
 
 def run_table(comparison: Comparison, at: int) -> str:
@@ -214,7 +216,8 @@ def summary_table(comparisons: list[Comparison], at: int) -> str:
         s = rank_summary(comparison, at)
         runs = len(comparison.counted)
         reached = ", ".join(f"{r.returns[at]:.1f}" for r in s["reached"]) or "-"
-        stopped = "; ".join(f"s{r.seed} {_status(r, at)}" for r in s["stopped"])
+        stopped = "; ".join(f"{run.path.name if run.seed is None else f's{run.seed}'} {_stopped(run)}"
+                            for run in s["stopped"])
         ref = s["reference"]
         authors = (f"{ref['return_mean']:.1f} +- {ref['return_std']:.1f} [{ref['return_min']:.1f}, "
                    f"{ref['return_max']:.1f}]") if ref else "no published curve"

@@ -34,7 +34,7 @@ def paper_curve(task: str, decoder_var: float | None = None) -> list[dict]:
         tasks = sorted({r["task"] for r in load_reference()})
         raise TaskError(f"the paper has no published curve for {task!r}; it has {tasks}")
     if decoder_var is None:
-        decoder_var = TASK_PRESETS.get(task, {}).get("decoder_var", 0.1)
+        decoder_var = TASK_PRESETS[task]["decoder_var"]  # every task with a published curve has a preset
     chosen = [r for r in rows if abs(r["decoder_var"] - decoder_var) < 1e-9]
     if not chosen:
         raise TaskError(f"no published curve for {task!r} with decoder_var={decoder_var}; "

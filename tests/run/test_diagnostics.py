@@ -155,3 +155,23 @@ def test_drift_is_the_rms_change_relative_for_features_and_latents_and_redraws_o
     assert probe.measure(agent, replay) == {}
     assert not torch.equal(agent.windows[2], agent.windows[1]) and replay.valid(probe.ends).all()
     assert probe.measure(agent, replay) == {f"drift_{name}": 0.0 for name in current}
+
+
+def test_a_probe_restored_from_its_state_compares_as_the_original_would():
+    first = {"features": torch.tensor([[1.0, 2.0]]), "latents": torch.tensor([1.0]), "q": torch.tensor([5.0])}
+    second = {"features": torch.tensor([[1.0, 4.0]]), "latents": torch.tensor([3.0]), "q": torch.tensor([8.0])}
+    replay = filled_replay(capacity=200)
+    original = DriftProbe(seed=4)
+    assert DriftProbe(seed=4).state() == ({}, None)  # nothing measured yet
+    original.measure(ScriptedProbe([first]), replay)
+    tensors, ends = original.state()
+    assert ends == [int(e) for e in original.ends] and len(ends) == 32 and all(type(e) is int for e in ends)
+    restored = DriftProbe(seed=4)
+    restored.load_state(tensors, ends)
+    scripted = ScriptedProbe([second])
+    expected = original.measure(ScriptedProbe([second]), replay)
+    assert restored.measure(scripted, replay) == expected and set(expected) == {"drift_features", "drift_latents", "drift_q"}
+    assert torch.equal(scripted.windows[0], replay.gather(original.ends).images)  # the same windows
+    empty = DriftProbe(seed=4)
+    empty.load_state({}, None)  # a checkpoint from before any measurement: the next row compares nothing
+    assert empty.measure(ScriptedProbe([first]), replay) == {}

@@ -19,16 +19,21 @@ AUTHORS_100K = [932.8, 885.7, 920.4, 930.5, 922.3, 902.6, 903.8, 905.0, 905.9, 9
 STEPS = list(range(0, 100_001, 10_000))
 
 
-def make_run(path, seed, returns, task="dmc/ball_in_cup-catch", last_step=None, last_phase="train", **config):
-    """A run directory as slac writes it: config.json, eval.csv and metrics.csv (its last row at `last_step`)."""
+def make_run(path, seed, returns, task="dmc/ball_in_cup-catch", last_step=None, last_phase="train", deterministic=None,
+             **config):
+    """A run directory as slac writes it: config.json, eval.csv (the deterministic column the
+    stochastic one unless given) and metrics.csv (its last row at `last_step`; none when
+    `last_phase` is None)."""
     path.mkdir(parents=True)
     (path / "config.json").write_text(json.dumps({"task": task, "seed": seed, "model": "slac", "agent": "slac",
                                                   "decoder_var": 0.04, "pretrain_steps": 50_000, **config}))
     with open(path / "eval.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["env_step", "return_stochastic", "return_deterministic"])
-        for step, value in zip(STEPS, returns):
-            writer.writerow([step, value, value])
+        for step, value, other in zip(STEPS, returns, deterministic or returns):
+            writer.writerow([step, value, other])
+    if last_phase is None:
+        return path
     with open(path / "metrics.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["env_step", "update", "phase"])
@@ -159,3 +164,136 @@ def test_without_a_published_curve_the_runs_are_listed_and_nothing_is_ranked(tmp
     head, rows = table(report(compare([run])), "task")
     assert rows[0][head.index("authors @100K")] == "no published curve"
     assert rows[0][head.index("rank among authors' runs")] == "-"
+
+
+# A comparison built by hand (not from the shipped table): the authors' three runs at 0, 10K and 20K.
+HAND_REFERENCE = {
+    0: {"env_step": 0, "return_mean": 4.0, "return_std": 1.0, "return_min": 2.0, "return_max": 6.0, "seeds": 3,
+        "returns": (2.0, 4.0, 6.0)},
+    10_000: {"env_step": 10_000, "return_mean": 20.0, "return_std": 2.0, "return_min": 18.0, "return_max": 22.0,
+             "seeds": 3, "returns": (18.0, 20.0, 22.0)},
+    20_000: {"env_step": 20_000, "return_mean": 30.0, "return_std": 5.0, "return_min": 25.0, "return_max": 35.0,
+             "seeds": 3, "returns": (25.0, 30.0, 35.0)},
+}
+
+
+def hand_comparison(tmp_path):
+    from slac.tools.compare import Comparison, RunCurve
+
+    # a: on the authors' min and max (inside, ends included); b: no seed, stopped while pretraining;
+    # c: a second trajectory of seed 0 (apart). 2,500 is a step the authors have no point for.
+    a = RunCurve(tmp_path / "a", "dmc/x", "slac", 0, 0.1, {0: 6.0, 2_500: 9.0, 10_000: 18.0, 20_000: 35.0}, 20_000, "train")
+    b = RunCurve(tmp_path / "b", "dmc/x", "slac", None, 0.1, {0: 1.0, 2_500: 2.5}, 12_345, "pretrain")
+    c = RunCurve(tmp_path / "c", "dmc/x", "slac", 0, 0.1, {0: 5.0}, 2_500, "train")
+    return Comparison("dmc/x", "slac", [a, b], [c], HAND_REFERENCE)
+
+
+def test_the_run_table_is_the_table_written_by_hand(tmp_path):
+    from slac.tools.compare import run_table
+
+    assert run_table(hand_comparison(tmp_path), 20_000).splitlines() == [
+        "| run | seed | status | 0 | 2500 | 10K | 20K | inside authors' range |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| a | 0 | reached 20K | 6.0 | 9.0 | 18.0 | 35.0 | 3 of 3 |",
+        "| b | - | stopped at 12,345 (pretraining the model) | 1.0 | 2.5 |  |  | 0 of 1 |",
+        "| c (apart: not counted) | 0 | stopped at 2,500 | 5.0 |  |  |  | 1 of 1 |",
+        "| authors, mean +- std (3 runs) |  |  | 4.0 +- 1.0 |  | 20.0 +- 2.0 | 30.0 +- 5.0 |  |",
+        "| authors, [min, max] |  |  | [2.0, 6.0] |  | [18.0, 22.0] | [25.0, 35.0] |  |",
+    ]
+
+
+def test_the_summary_and_the_report_are_the_ones_written_by_hand(tmp_path):
+    from slac.tools.compare import report, run_table, summary_table
+
+    comparison = hand_comparison(tmp_path)
+    summary = summary_table([comparison], 20_000)
+    # 35.0 among (25, 30, 35): none above, rank 1 of 4; U = 2 + 0.5 (a tie counts one half). Exact p
+    # over the four splits of (35, 25, 30, 35) into one and three: U is 2.5, 0, 1 and 2.5, at 1, 1.5,
+    # 0.5 and 1 from the centre 1.5; three of the four are as far as ours (1): p = 0.75.
+    assert summary.splitlines() == [
+        "| task | variant | runs (seeds) | reached 20K | ours @20K | authors @20K | inside authors' range "
+        "| rank among authors' runs | Mann-Whitney U, p |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| dmc/x | slac | 2 | 1 of 2 | 35.0 (b stopped at 12,345 (pretraining the model)) | 30.0 +- 5.0 [25.0, 35.0] "
+        "| 1 of 1 | 1 of 4 | U = 2.5, p = 0.750 |",
+    ]
+    text = report([comparison], 20_000, plot="c.png")
+    intro = text.split("\n")[2]  # the paragraph on how to read the tables
+    assert intro.startswith("Evaluation return of the stochastic policy") and "At 20K" in intro
+    assert text == "\n".join(["# Runs beside the authors' runs", "", intro, "", summary, "",
+                              "![runs beside the authors' runs](c.png)", "", "## dmc/x: slac", "",
+                              run_table(comparison, 20_000), "",
+                              "Mann-Whitney U at 20K (1 run against 3): U = 2.5, p = 0.750 (exact).", ""])
+    two = [make_run(tmp_path / f"s{seed}", seed, [float(seed)] * 11) for seed in (1, 2)]
+    assert "Mann-Whitney U at 100K (2 runs against 10): U = 0, p = 0.030 (exact)." in report(compare(two))
+
+
+def test_a_run_without_points_beside_the_authors_shows_their_rows_empty(tmp_path):
+    from slac.tools.compare import Comparison, RunCurve, run_table
+
+    lonely = RunCurve(tmp_path / "d", "dmc/x", "slac", 1, 0.1, {2_500: 3.0}, 2_500, "train")
+    lines = run_table(Comparison("dmc/x", "slac", [lonely], [], HAND_REFERENCE), 20_000).splitlines()
+    assert lines[2] == "| d | 1 | stopped at 2,500 | 3.0 | 0 of 0 |"
+    assert lines[3:] == ["| authors, mean +- std (0 runs) |  |  |  |  |", "| authors, [min, max] |  |  |  |  |"]
+
+
+def test_step_labels():
+    from slac.tools.compare import _k
+
+    assert [_k(0), _k(2_500), _k(1_500), _k(100_000), _k(50)] == ["0", "2500", "1500", "100K", "50"]
+
+
+def test_a_tie_in_how_far_two_runs_of_a_seed_went_counts_the_first_given(tmp_path):
+    first, second = (make_run(tmp_path / name, 7, [1.0, 2.0]) for name in ("first", "second"))
+    for order in ([first, second], [second, first]):
+        (group,) = compare(order)
+        assert [r.path for r in group.counted] == order[:1] and [r.path for r in group.apart] == order[1:]
+
+
+def test_the_metric_asked_for_is_the_column_read(tmp_path):
+    run = make_run(tmp_path / "r", 1, [10.0, 20.0], deterministic=[11.0, 22.0])
+    for metric, expected in [("return_stochastic", {0: 10.0, 10_000: 20.0}),
+                             ("return_deterministic", {0: 11.0, 10_000: 22.0}),
+                             ("eval_return_deterministic", {0: 11.0, 10_000: 22.0})]:  # the plot's alias
+        (group,) = compare([run], metric=metric)
+        assert group.counted[0].returns == expected
+
+
+def test_the_authors_curve_is_the_one_at_the_runs_decoder_variance_or_none_when_not_asked(tmp_path):
+    from slac.tools.reference import paper_curve
+
+    run = make_run(tmp_path / "r", 1, [10.0, 20.0], decoder_var=0.1)  # not the preset's 0.04
+    (group,) = compare([run])
+    expected = {r["env_step"]: r["return_mean"] for r in paper_curve("dmc/ball_in_cup-catch", 0.1)}
+    assert {s: r["return_mean"] for s, r in group.reference.items()} == expected
+    assert expected[100_000] != paper_curve("dmc/ball_in_cup-catch")[10]["return_mean"]
+    (alone,) = compare([run], reference=False)
+    assert alone.reference == {} and "no published curve" in report([alone])
+
+
+def test_how_far_a_run_went_is_its_furthest_row_of_either_log(tmp_path):
+    from slac.tools.compare import read_run
+
+    behind = read_run(make_run(tmp_path / "behind", 1, [1.0, 2.0, 3.0], last_step=15_000))  # eval.csv went further
+    assert (behind.last_step, behind.last_phase) == (20_000, "train")
+    no_log = read_run(make_run(tmp_path / "no-log", 1, [1.0, 2.0], last_phase=None))
+    assert (no_log.last_step, no_log.last_phase) == (10_000, "")
+    empty = make_run(tmp_path / "empty", 1, [1.0], last_phase=None)
+    (empty / "metrics.csv").write_text("env_step,update,phase\n")
+    assert (read_run(empty).last_step, read_run(empty).last_phase) == (0, "")
+
+
+def test_mann_whitney_u_needs_both_groups():
+    for ours, theirs in [([], [1.0]), ([1.0], [])]:
+        with pytest.raises(ValueError, match="both groups need at least one return"):
+            mann_whitney_u(ours, theirs)
+
+
+def test_the_monte_carlo_p_value_is_seeded_and_near_the_exact_one():
+    ours = [900.0, 910.0, 920.0, 930.0, 940.0, 950.0, 960.0, 915.0, 925.0, 935.0, 945.0]  # C(21, 11) splits: sampled
+    u, p, method = mann_whitney_u(ours, AUTHORS_100K)
+    expected = mannwhitneyu(ours, AUTHORS_100K, alternative="two-sided", method="exact")
+    assert method.startswith("Monte Carlo") and 0.1 < expected.pvalue < 0.3
+    assert u == expected.statistic and p == pytest.approx(expected.pvalue, abs=0.005)
+    assert mann_whitney_u(ours, AUTHORS_100K) == (u, p, method)  # the same splits every time (seed 0)
+    assert mann_whitney_u(ours, AUTHORS_100K, seed=1)[1] != p

@@ -5,8 +5,6 @@ import json
 import imageio.v2 as imageio
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from slac.cli import main
 from slac.run.logging import EVAL_FIELDS, CSVLog, read_csv
@@ -20,7 +18,7 @@ from slac.tools.plot import (
     seed_values,
     variant_of,
 )
-from slac.tools.stats import iqm, stratified_bootstrap_ci
+from slac.tools.stats import iqm
 
 
 def table_rows(path):
@@ -74,23 +72,6 @@ def test_a_training_metric_is_drawn_against_updates_over_the_rows_every_seed_log
     assert values.tolist() == [[r["kl"] for r in run] for run in rows]
     updates, values = seed_values(tiny_runs[:1], "entropy")  # blank while pretraining: that row is skipped
     assert list(updates) == all_updates[1:]
-
-
-def test_iqm_and_stratified_bootstrap_follow_rliable():
-    scores = np.arange(8.0)  # middle 50%: 2, 3, 4, 5
-    assert iqm(scores) == 3.5
-    low, high = stratified_bootstrap_ci([np.array([1.0, 1.0, 1.0]), np.array([5.0, 5.0])])
-    assert low == high == iqm(np.array([1, 1, 1, 5, 5.0]))  # no spread within tasks: no spread in the interval
-    low, high = stratified_bootstrap_ci([np.random.default_rng(0).normal(size=50)])
-    assert low < 0 < high and high - low < 1
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=64))
-def test_iqm_is_scipys_25_percent_trimmed_mean(values):
-    from scipy.stats import trim_mean
-
-    assert iqm(np.array(values)) == pytest.approx(trim_mean(np.array(values), 0.25), rel=1e-9, abs=1e-6)
 
 
 def fake_run(root, name, task, finals, curve=None, seed=None):
@@ -240,3 +221,105 @@ def test_the_authors_curve_is_drawn_at_their_published_values(tmp_path, monkeypa
     assert curve[500_000] == pytest.approx(np.mean(CHEETAH_500K), abs=0.02)
     ours = [(x, y) for label, x, y in drawn if label and label.startswith("slac")]
     assert ours[0][0][-1] == 100_000 and ours[0][1][-1] == pytest.approx(np.mean([eval_at(r, 100_000) for r in runs]))
+
+
+def run_with(root, name, config, curve):
+    """A run directory with `config` as config.json (none when None) and `curve` (env step -> return)
+    as eval.csv, the deterministic return one above the stochastic one."""
+    run_dir = root / name
+    run_dir.mkdir()
+    if config is not None:
+        (run_dir / "config.json").write_text(json.dumps(config))
+    log = CSVLog(run_dir / "eval.csv", EVAL_FIELDS)
+    for step, value in curve.items():
+        log.write({"env_step": step, "return_stochastic": value, "return_deterministic": value + 1.0})
+    return run_dir
+
+
+def tables_runs(root):
+    """Two cheetah-run seeds (one longer); an ablation at another decoder variance stopped at 90K; an
+    rssm run with no evaluation; on toy/reach a run with a bare config, DrQ-style SAC (its actor
+    input ignored) and an rssm run evaluated only before learning."""
+    cheetah, toy = "dmc/cheetah-run", "toy/reach"
+    return [
+        run_with(root, "c0", {"task": cheetah, "seed": 0, "agent": "slac", "model": "slac"},
+                 {0: 10.0, 50_000: 200.0, 100_000: 400.0}),
+        run_with(root, "c1", {"task": cheetah, "seed": 1, "agent": "slac", "model": "slac"},
+                 {0: 20.0, 50_000: 220.0, 100_000: 500.0, 150_000: 600.0}),
+        run_with(root, "l0", {"task": cheetah, "seed": 0, "actor_input": "latent", "pretrain_steps": 0,
+                              "decoder_var": 0.04}, {0: 5.0, 90_000: 300.0}),
+        run_with(root, "r-empty", {"task": cheetah, "seed": 2, "model": "rssm"}, {}),
+        run_with(root, "t0", {"task": toy}, {0: -50.0, 1000: -10.0}),
+        run_with(root, "p3", {"task": toy, "seed": 3, "agent": "sac-pixels", "augment": "crop", "actor_input": "latent"},
+                 {0: -40.0, 1000: -20.0}),
+        run_with(root, "r0", {"task": toy, "seed": 0, "model": "rssm"}, {0: -30.0}),
+    ]
+
+
+def test_the_tables_file_is_the_one_written_by_hand(tmp_path):
+    from slac.tools.plot import write_tables
+    from slac.tools.reference import paper_curve
+
+    def authors(decoder_var, step):
+        row = {r["env_step"]: r for r in paper_curve("dmc/cheetah-run", decoder_var)}.get(step)
+        return "-" if row is None else f"{row['return_mean']:.1f} +- {row['return_std']:.1f}"
+
+    ablation = "slac, actor_input=latent, pretrain_steps=0, decoder_var=0.04"
+    score = 300.0 / {r["env_step"]: r for r in paper_curve("dmc/cheetah-run", 0.04)}[90_000]["return_mean"]
+    out = write_tables(group_runs(tables_runs(tmp_path)), tmp_path / "tables.md")
+    assert out.read_text() == "\n".join([
+        "# Results (return_stochastic)",
+        "",
+        "| task | variant | seeds | final (env step) | ours @100K | paper @100K | ours @500K | paper @500K "
+        "| each seed's last (env step) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| dmc/cheetah-run | slac | 2 | 450.0 +- 50.0 (100000) | 450.0 +- 50.0 | {authors(0.1, 100_000)} | - "
+        f"| {authors(0.1, 500_000)} | 400.0 (100000); 600.0 (150000) |",
+        f"| dmc/cheetah-run | {ablation} | 1 | 300.0 +- 0.0 (90000) | - | {authors(0.04, 100_000)} | - "
+        f"| {authors(0.04, 500_000)} | 300.0 (90000) |",
+        f"| dmc/cheetah-run | rssm | 1 | - | - | {authors(0.1, 100_000)} | - | {authors(0.1, 500_000)} | - |",
+        "| toy/reach | slac | 1 | -10.0 +- 0.0 (1000) | - | - | - | - | -10.0 (1000) |",
+        "| toy/reach | sac-pixels+crop (DrQ-style) | 1 | -20.0 +- 0.0 (1000) | - | - | - | - | -20.0 (1000) |",
+        "| toy/reach | rssm | 1 | -30.0 +- 0.0 (0) | - | - | - | - | -30.0 (0) |",
+        "",
+        "## Aggregate over tasks",
+        "",
+        "| variant | tasks | runs | env step | scores | IQM | 95% CI |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| rssm | 1 | 1 | 0 | - | not computed: only the evaluation before learning | - |",
+        "| sac-pixels+crop (DrQ-style) | 1 | 1 | 1000 | raw return | -20.000 | [-20.000, -20.000] * |",
+        "| slac | 2 | 3 | 1000, 100000 | - | not computed: raw returns of different tasks (dmc/cheetah-run, toy/reach) "
+        "are not one population | - |",
+        f"| {ablation} | 1 | 1 | 90000 | / paper | {score:.3f} | [{score:.3f}, {score:.3f}] * |",
+        "",
+        "\\* fewer than 5 runs of a task: the interval shows little more than the range of these runs.",
+        ""])
+
+
+def test_the_tables_read_the_metric_asked_for(tmp_path):
+    from slac.tools.plot import write_tables
+
+    text = write_tables(group_runs(tables_runs(tmp_path)), tmp_path / "t.md", "eval_return_deterministic").read_text()
+    assert text.startswith("# Results (return_deterministic)\n\n")
+    assert "| toy/reach | slac | 1 | -9.0 +- 0.0 (1000) | - | - | - | - | -9.0 (1000) |" in text
+    assert "| sac-pixels+crop (DrQ-style) | 1 | 1 | 1000 | raw return | -19.000 | [-19.000, -19.000] * |" in text
+
+
+def test_a_run_without_a_config_or_seeds_and_the_small_helpers(tmp_path):
+    from slac.tools.plot import _at, band, runs_of_seeds
+    from slac.tools.stats import bootstrap_ci
+
+    bare = [run_with(tmp_path, name, None, {0: 1.0, 1000: 3.0}) for name in ("a", "b")]
+    assert group_runs(bare) == {"?": {"slac": bare}}
+    assert runs_of_seeds(bare) == "2"  # no seed: each run its own
+    assert _at(np.array([0, 50_000, 120_000]), 100_000) == 1 and _at(np.array([200_000]), 100_000) is None
+    steps, values = common_values([])
+    assert steps.shape == (0,) and values.shape == (0, 0)
+    values = np.array([[1.0, 10.0], [3.0, 30.0]])
+    mean, low, high = band(values, "std")
+    assert (mean.tolist(), low.tolist(), high.tolist()) == ([2.0, 20.0], [1.0, 10.0], [3.0, 30.0])
+    mean, low, high = band(values, "bootstrap")
+    assert list(zip(low, high)) == [bootstrap_ci(values[:, 0]), bootstrap_ci(values[:, 1])]
+    curves = [{0: 1.0, 10: 2.0, 20: 3.0, 30: 4.0}, {0: 1.0, 10: 2.0, 20: 3.0}]
+    (tail,) = seed_tails(curves, np.array([0, 10, 20]))
+    assert tail[0].tolist() == [20, 30] and tail[1].tolist() == [3.0, 4.0]
