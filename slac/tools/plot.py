@@ -105,7 +105,7 @@ def common_values(curves: list[dict[int, float]]) -> tuple[np.ndarray, np.ndarra
     return np.array(steps, dtype=np.int64), np.array([[c[s] for s in steps] for c in curves]).reshape(len(curves), len(steps))
 
 
-def seed_values(run_dirs: list[Path], metric: str = "return_stochastic") -> tuple[np.ndarray, np.ndarray]:
+def seed_values(run_dirs: list[Path], metric: str) -> tuple[np.ndarray, np.ndarray]:
     """The x values at which every run has `metric`, and `metric` there: (steps,), (runs, steps)."""
     return common_values(seed_curves(run_dirs, metric))
 
@@ -224,11 +224,17 @@ def _at(steps: np.ndarray, target: int) -> int | None:
     return int(before[-1]) if len(before) else None
 
 
-def _cell(values: np.ndarray, steps: np.ndarray, index: int | None, target: int | None = None) -> str:
-    if index is None:
-        return "-"
-    text = f"{values[:, index].mean():.1f} +- {values[:, index].std():.1f}"
-    return text if target is None or steps[index] == target else f"{text} [{steps[index]}]"
+def _cell(values: np.ndarray, index: int | None) -> str:
+    """Mean +- std over the runs at evaluation `index` ('-' for none)."""
+    return "-" if index is None else f"{values[:, index].mean():.1f} +- {values[:, index].std():.1f}"
+
+
+def _milestone_cell(values: np.ndarray, steps: np.ndarray, milestone: int) -> str:
+    """The return at `milestone`: the last evaluation at or before it, its env step in brackets when
+    earlier; '-' while the runs have not reached it."""
+    index = _at(steps, milestone) if len(steps) and steps.max() >= milestone else None
+    text = _cell(values, index)
+    return text if index is None or steps[index] == milestone else f"{text} [{steps[index]}]"
 
 
 def returns_table(groups: Groups, metric: str = "return_stochastic") -> str:
@@ -246,11 +252,11 @@ def returns_table(groups: Groups, metric: str = "return_stochastic") -> str:
             curves = seed_curves(run_dirs, metric)
             steps, values = common_values(curves)
             final = len(steps) - 1 if len(steps) else None
-            final_cell = "-" if final is None else f"{_cell(values, steps, final)} ({steps[final]})"
+            final_cell = "-" if final is None else f"{_cell(values, final)} ({steps[final]})"
             cells = [task, variant, runs_of_seeds(run_dirs), final_cell]
             paper = {r["env_step"]: r for r in _paper(task, run_dirs)}
             for m in MILESTONES:
-                cells.append(_cell(values, steps, _at(steps, m) if len(steps) and steps.max() >= m else None, m))
+                cells.append(_milestone_cell(values, steps, m))
                 cells.append(f"{paper[m]['return_mean']:.1f} +- {paper[m]['return_std']:.1f}" if m in paper else "-")
             cells.append("; ".join(f"{curve[max(curve)]:.1f} ({max(curve)})" if curve else "-" for curve in curves))
             lines.append("| " + " | ".join(cells) + " |")

@@ -16,7 +16,7 @@ from helpers import REPO, TINY, built_once
 from slac.cli import main
 from slac.common.checkpoint import list_checkpoints, load_checkpoint
 from slac.errors import SlacError
-from slac.policy.export import check_onnx_export
+from slac.policy.export import ONNX_TOLERANCE, check_onnx_export
 from slac.policy.history import HistoryPolicy
 from slac.policy.onnx import OUTPUTS, onnx_metadata
 from slac.run.logging import read_csv
@@ -182,6 +182,26 @@ def test_a_model_card_without_frames_or_evaluations(runs, tmp_path):
     assert "Policy file: `policy.pt` (PyTorch: slac.load_policy)." in card
 
 
+def test_a_card_for_a_run_without_recorded_commands_and_several_evaluation_episodes(tmp_path):
+    """write_model_card on a run's facts alone (a state-based agent: no episode to draw)."""
+    from types import SimpleNamespace
+
+    from helpers import tiny_config
+
+    from slac.run.deploy import write_model_card
+    from slac.run.progress import Progress
+
+    config = tiny_config(agent="sac-state", pretrain_steps=0, eval_episodes=3, eval_interval=2_000, init_steps=1_000, seed=5)
+    run = SimpleNamespace(config=config, progress=Progress(env_steps=12_000, updates=11_000), run_dir=tmp_path)
+    (tmp_path / "out").mkdir()
+    card = write_model_card(run, tmp_path / "out" / "policy.pt").read_text()
+    assert "| seed | 5 |" in card and "| agent | `sac-state` |" in card
+    assert ("| env steps trained | 12,000 (random actions for the first 1,000; 0 model pretraining updates; "
+            "11,000 updates) |") in card
+    assert "Every 2,000 env steps, 3 episodes of the stochastic policy" in card
+    assert "```\n(not recorded: a run from before slac recorded its commands)\n```" in card
+
+
 def test_the_onnx_check_refuses_a_graph_that_acts_otherwise(runs, tmp_path, capsys, monkeypatch):
     run_dir, path = runs["slac"]
     run = SLAC.load(run_dir, device="cpu", replay=False)
@@ -194,6 +214,8 @@ def test_the_onnx_check_refuses_a_graph_that_acts_otherwise(runs, tmp_path, caps
     monkeypatch.setattr("slac.policy.onnx.check_onnx", lambda agent, path: 2e-4)  # the CLI refuses beyond 1e-4
     assert main(["export", str(run_dir), "--format", "onnx", "--check", "--out", str(tmp_path / "p.onnx")]) == 2
     assert "differ from PyTorch's by 0.0002 (more than 0.0001)" in capsys.readouterr().err
+    monkeypatch.setattr("slac.policy.onnx.check_onnx", lambda agent, path: ONNX_TOLERANCE)  # at the tolerance: accepted
+    assert main(["export", str(run_dir), "--format", "onnx", "--check", "--out", str(tmp_path / "q.onnx")]) == 0
 
 
 def test_bad_export_requests_get_one_line(runs, tmp_path, capsys, monkeypatch):

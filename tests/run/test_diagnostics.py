@@ -132,9 +132,9 @@ class ScriptedProbe:
 
 
 def test_drift_is_the_rms_change_relative_for_features_and_latents_and_redraws_overwritten_windows():
-    previous = {"features": torch.tensor([[3.0, 4.0], [0.0, 0.0]]), "latents": torch.tensor([1.0, -1.0]),
+    previous = {"features": torch.tensor([[3.0, 4.0], [0.0, 0.0]]), "latents": torch.tensor([0.5, -0.5]),
                 "reward": torch.tensor([0.5, 0.5]), "q": torch.tensor([10.0, 20.0])}
-    current = {"features": torch.tensor([[3.0, 5.0], [1.0, 0.0]]), "latents": torch.tensor([2.0, -1.0]),
+    current = {"features": torch.tensor([[3.0, 5.0], [1.0, 0.0]]), "latents": torch.tensor([1.5, -0.5]),
                "reward": torch.tensor([0.5, 1.5]), "q": torch.tensor([13.0, 24.0])}
     agent = ScriptedProbe([previous, current, current, current])
     replay = filled_replay(capacity=200)
@@ -143,7 +143,7 @@ def test_drift_is_the_rms_change_relative_for_features_and_latents_and_redraws_o
     drift = probe.measure(agent, replay)
     # by hand: RMS(change) / RMS(previous) for features and latents, RMS(change) for the rest
     assert drift["drift_features"] == pytest.approx(math.sqrt(2 / 4) / math.sqrt(25 / 4))
-    assert drift["drift_latents"] == pytest.approx(math.sqrt(1 / 2) / 1.0)
+    assert drift["drift_latents"] == pytest.approx(math.sqrt(1 / 2) / 0.5)  # a previous size below 1 divides too
     assert drift["drift_reward"] == pytest.approx(math.sqrt(1 / 2))
     assert drift["drift_q"] == pytest.approx(math.sqrt((9 + 16) / 2))
     assert torch.equal(agent.windows[0], agent.windows[1])  # the same windows both times
@@ -175,3 +175,14 @@ def test_a_probe_restored_from_its_state_compares_as_the_original_would():
     empty = DriftProbe(seed=4)
     empty.load_state({}, None)  # a checkpoint from before any measurement: the next row compares nothing
     assert empty.measure(ScriptedProbe([first]), replay) == {}
+
+
+def test_the_probe_windows_are_drawn_from_the_runs_seed():
+    replay = filled_replay(capacity=200)
+    outputs = [{"q": torch.tensor([1.0])}]
+    ends = {}
+    for name, seed in [("a", 0), ("again", 0), ("other", 1)]:
+        probe = DriftProbe(seed=seed)
+        probe.measure(ScriptedProbe(outputs), replay)
+        ends[name] = probe.ends.tolist()
+    assert ends["a"] == ends["again"] != ends["other"]  # the same run draws the same windows; another seed others

@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from slac.cli import main
+from slac.errors import SlacError
 from slac.tools.compare import compare, mann_whitney_u, rank_among, report
 
 # The authors' ten ball_in_cup-catch runs at decoder variance 0.04 (their published CSV,
@@ -161,9 +162,24 @@ def test_the_command_writes_the_report_and_a_plot_with_the_legend_beside_the_pan
 
 def test_without_a_published_curve_the_runs_are_listed_and_nothing_is_ranked(tmp_path):
     run = make_run(tmp_path / "toy", 0, [1.0, 2.0], task="toy/reach")
-    head, rows = table(report(compare([run])), "task")
+    text = report(compare([run]))
+    head, rows = table(text, "task")
     assert rows[0][head.index("authors @100K")] == "no published curve"
     assert rows[0][head.index("rank among authors' runs")] == "-"
+    head, rows = table(text, "run")
+    assert head == ["run", "seed", "status", "0", "10K"] and rows == [["toy", "0", "stopped at 10,000", "1.0", "2.0"]]
+
+
+def test_a_run_without_a_config_or_evaluations_is_listed_as_what_it_is(tmp_path):
+    from slac.tools.compare import read_run
+
+    bare = make_run(tmp_path / "bare", 0, [])  # eval.csv without rows, metrics.csv at 0
+    (bare / "config.json").unlink()
+    (bare / "metrics.csv").unlink()
+    run = read_run(bare)
+    assert (run.task, run.variant, run.seed, run.returns, run.last_step, run.last_phase) == ("?", "slac", None, {}, 0, "")
+    with pytest.raises(SlacError, match=r"^eval.csv of .*/r has no column 'return_typo'$"):
+        read_run(make_run(tmp_path / "r", 1, [1.0]), metric="return_typo")
 
 
 # A comparison built by hand (not from the shipped table): the authors' three runs at 0, 10K and 20K.
@@ -228,6 +244,21 @@ def test_the_summary_and_the_report_are_the_ones_written_by_hand(tmp_path):
     assert "Mann-Whitney U at 100K (2 runs against 10): U = 0, p = 0.030 (exact)." in report(compare(two))
 
 
+def test_the_summary_at_a_step_where_runs_stopped_or_sit_on_the_authors_lowest(tmp_path):
+    from slac.tools.compare import Comparison, summary_table
+
+    hand = hand_comparison(tmp_path)
+    # at 10K run a reads 18.0, the authors' lowest (inside, the end included): rank 3 of 4, U = 0.5
+    # (one tie); the four splits of (18, 18, 20, 22) give U = 0.5, 0.5, 2 and 3 about 1.5: p = 3 / 4
+    assert summary_table([hand], 10_000).splitlines()[2] == (
+        "| dmc/x | slac | 2 | 1 of 2 | 18.0 (b stopped at 12,345 (pretraining the model)) | 20.0 +- 2.0 [18.0, 22.0] "
+        "| 1 of 1 | 3 of 4 | U = 0.5, p = 0.750 |")
+    stopped = Comparison("dmc/x", "slac", [hand.counted[1], hand.apart[0]], [], HAND_REFERENCE)  # none reached 10K
+    assert summary_table([stopped], 10_000).splitlines()[2] == (
+        "| dmc/x | slac | 2 | 0 of 2 | - (b stopped at 12,345 (pretraining the model); s0 stopped at 2,500) "
+        "| 20.0 +- 2.0 [18.0, 22.0] | - | - | - |")
+
+
 def test_a_run_without_points_beside_the_authors_shows_their_rows_empty(tmp_path):
     from slac.tools.compare import Comparison, RunCurve, run_table
 
@@ -285,7 +316,7 @@ def test_how_far_a_run_went_is_its_furthest_row_of_either_log(tmp_path):
 
 def test_mann_whitney_u_needs_both_groups():
     for ours, theirs in [([], [1.0]), ([1.0], [])]:
-        with pytest.raises(ValueError, match="both groups need at least one return"):
+        with pytest.raises(ValueError, match="^both groups need at least one return$"):
             mann_whitney_u(ours, theirs)
 
 
@@ -297,3 +328,11 @@ def test_the_monte_carlo_p_value_is_seeded_and_near_the_exact_one():
     assert u == expected.statistic and p == pytest.approx(expected.pvalue, abs=0.005)
     assert mann_whitney_u(ours, AUTHORS_100K) == (u, p, method)  # the same splits every time (seed 0)
     assert mann_whitney_u(ours, AUTHORS_100K, seed=1)[1] != p
+    assert p * 100_000 == pytest.approx(round(p * 100_000), abs=1e-6)  # a count out of the 100,000 splits it names
+    # four of ours against fifty: C(54, 4) splits, sampled; a split of five against 49 would move U's centre
+    theirs = [float(v) for v in range(0, 100, 2)]
+    few = [31.0, 47.0, 59.0, 77.0]
+    u, p, method = mann_whitney_u(few, theirs)
+    expected = mannwhitneyu(few, theirs, alternative="two-sided", method="exact")
+    assert method.startswith("Monte Carlo") and u == expected.statistic
+    assert p == pytest.approx(expected.pvalue, abs=0.005)

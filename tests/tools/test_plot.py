@@ -118,10 +118,10 @@ def test_the_aggregate_pools_only_normalised_scores_and_flags_few_runs(tmp_path)
     dmc = group_runs([fake_run(tmp_path, f"c{i}", "dmc/reacher-easy", 300.0) for i in range(3)]
                      + [fake_run(tmp_path, f"d{i}", "dmc/cheetah-run", 700.0) for i in range(6)])
     row = next(line for line in aggregate_table(dmc).splitlines() if line.startswith("| slac"))
-    assert "/ 1000 (DMC max)" in row and f"| {iqm(np.array([0.3] * 3 + [0.7] * 6)):.3f} |" in row
+    assert f"| / 1000 (DMC max) | {iqm(np.array([0.3] * 3 + [0.7] * 6)):.3f} |" in row
     assert row.endswith("] * |") and "fewer than 5 runs of a task" in aggregate_table(dmc)
     single = aggregate_table(group_runs([fake_run(tmp_path, f"e{i}", "toy/reach", -5.0) for i in range(5)]))
-    assert "raw return" in single and " * |" not in single  # one task: its raw returns are one population
+    assert "| raw return | -5.000 | [-5.000, -5.000] |" in single  # one task: its raw returns are one population; 5 runs
     assert "| 5 | 1000 | raw return |" in single  # the env step the scores are taken at
     untrained = tmp_path / "f0"
     untrained.mkdir()
@@ -238,8 +238,9 @@ def run_with(root, name, config, curve):
 
 def tables_runs(root):
     """Two cheetah-run seeds (one longer); an ablation at another decoder variance stopped at 90K; an
-    rssm run with no evaluation; on toy/reach a run with a bare config, DrQ-style SAC (its actor
-    input ignored) and an rssm run evaluated only before learning."""
+    planet run with no evaluation; on toy/reach a run with a bare config, DrQ-style SAC (its actor
+    input ignored), a planet run evaluated only before learning and a deterministic-model run with
+    no evaluation (a variant with nothing to aggregate)."""
     cheetah, toy = "dmc/cheetah-run", "toy/reach"
     return [
         run_with(root, "c0", {"task": cheetah, "seed": 0, "agent": "slac", "model": "slac"},
@@ -248,11 +249,12 @@ def tables_runs(root):
                  {0: 20.0, 50_000: 220.0, 100_000: 500.0, 150_000: 600.0}),
         run_with(root, "l0", {"task": cheetah, "seed": 0, "actor_input": "latent", "pretrain_steps": 0,
                               "decoder_var": 0.04}, {0: 5.0, 90_000: 300.0}),
-        run_with(root, "r-empty", {"task": cheetah, "seed": 2, "model": "rssm"}, {}),
+        run_with(root, "r-empty", {"task": cheetah, "seed": 2, "model": "planet"}, {}),
         run_with(root, "t0", {"task": toy}, {0: -50.0, 1000: -10.0}),
         run_with(root, "p3", {"task": toy, "seed": 3, "agent": "sac-pixels", "augment": "crop", "actor_input": "latent"},
                  {0: -40.0, 1000: -20.0}),
-        run_with(root, "r0", {"task": toy, "seed": 0, "model": "rssm"}, {0: -30.0}),
+        run_with(root, "r0", {"task": toy, "seed": 0, "model": "planet"}, {0: -30.0}),
+        run_with(root, "d-empty", {"task": toy, "seed": 0, "model": "deterministic"}, {}),
     ]
 
 
@@ -277,16 +279,17 @@ def test_the_tables_file_is_the_one_written_by_hand(tmp_path):
         f"| {authors(0.1, 500_000)} | 400.0 (100000); 600.0 (150000) |",
         f"| dmc/cheetah-run | {ablation} | 1 | 300.0 +- 0.0 (90000) | - | {authors(0.04, 100_000)} | - "
         f"| {authors(0.04, 500_000)} | 300.0 (90000) |",
-        f"| dmc/cheetah-run | rssm | 1 | - | - | {authors(0.1, 100_000)} | - | {authors(0.1, 500_000)} | - |",
+        f"| dmc/cheetah-run | planet | 1 | - | - | {authors(0.1, 100_000)} | - | {authors(0.1, 500_000)} | - |",
         "| toy/reach | slac | 1 | -10.0 +- 0.0 (1000) | - | - | - | - | -10.0 (1000) |",
         "| toy/reach | sac-pixels+crop (DrQ-style) | 1 | -20.0 +- 0.0 (1000) | - | - | - | - | -20.0 (1000) |",
-        "| toy/reach | rssm | 1 | -30.0 +- 0.0 (0) | - | - | - | - | -30.0 (0) |",
+        "| toy/reach | planet | 1 | -30.0 +- 0.0 (0) | - | - | - | - | -30.0 (0) |",
+        "| toy/reach | deterministic | 1 | - | - | - | - | - | - |",
         "",
         "## Aggregate over tasks",
         "",
         "| variant | tasks | runs | env step | scores | IQM | 95% CI |",
         "| --- | --- | --- | --- | --- | --- | --- |",
-        "| rssm | 1 | 1 | 0 | - | not computed: only the evaluation before learning | - |",
+        "| planet | 1 | 1 | 0 | - | not computed: only the evaluation before learning | - |",
         "| sac-pixels+crop (DrQ-style) | 1 | 1 | 1000 | raw return | -20.000 | [-20.000, -20.000] * |",
         "| slac | 2 | 3 | 1000, 100000 | - | not computed: raw returns of different tasks (dmc/cheetah-run, toy/reach) "
         "are not one population | - |",
@@ -309,17 +312,21 @@ def test_a_run_without_a_config_or_seeds_and_the_small_helpers(tmp_path):
     from slac.tools.plot import _at, band, runs_of_seeds
     from slac.tools.stats import bootstrap_ci
 
+    assert variant_of({"agent": "sac-pixels", "augment": "none"}) == "sac-pixels"
+    state = {"agent": "sac-state", "augment": "crop", "actor_input": "latent", "critic_input": "history"}
+    assert variant_of(state) == "sac-state"  # a state-based agent has no pixels to crop, no actor or critic input
     bare = [run_with(tmp_path, name, None, {0: 1.0, 1000: 3.0}) for name in ("a", "b")]
     assert group_runs(bare) == {"?": {"slac": bare}}
     assert runs_of_seeds(bare) == "2"  # no seed: each run its own
     assert _at(np.array([0, 50_000, 120_000]), 100_000) == 1 and _at(np.array([200_000]), 100_000) is None
     steps, values = common_values([])
     assert steps.shape == (0,) and values.shape == (0, 0)
-    values = np.array([[1.0, 10.0], [3.0, 30.0]])
+    values = np.array([[0.0, 10.0], [0.0, 10.0], [3.0, 40.0]])  # std and bootstrap bands differ here
     mean, low, high = band(values, "std")
-    assert (mean.tolist(), low.tolist(), high.tolist()) == ([2.0, 20.0], [1.0, 10.0], [3.0, 30.0])
+    spread = np.array([2.0, 200.0]) ** 0.5
+    assert mean.tolist() == [1.0, 20.0] and np.allclose(low, mean - spread) and np.allclose(high, mean + spread)
     mean, low, high = band(values, "bootstrap")
-    assert list(zip(low, high)) == [bootstrap_ci(values[:, 0]), bootstrap_ci(values[:, 1])]
+    assert list(zip(low, high)) == [bootstrap_ci(values[:, 0]), bootstrap_ci(values[:, 1])] == [(0.0, 3.0), (10.0, 40.0)]
     curves = [{0: 1.0, 10: 2.0, 20: 3.0, 30: 4.0}, {0: 1.0, 10: 2.0, 20: 3.0}]
     (tail,) = seed_tails(curves, np.array([0, 10, 20]))
     assert tail[0].tolist() == [20, 30] and tail[1].tolist() == [3.0, 4.0]
