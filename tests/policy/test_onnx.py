@@ -191,14 +191,14 @@ def test_a_card_for_a_run_without_recorded_commands_and_several_evaluation_episo
     from slac.run.deploy import write_model_card
     from slac.run.progress import Progress
 
-    config = tiny_config(agent="sac-state", pretrain_steps=0, eval_episodes=3, eval_interval=2_000, init_steps=1_000, seed=5)
+    config = tiny_config(agent="sac-state", pretrain_steps=0, eval_episodes=2, eval_interval=2_000, init_steps=1_000, seed=5)
     run = SimpleNamespace(config=config, progress=Progress(env_steps=12_000, updates=11_000), run_dir=tmp_path)
     (tmp_path / "out").mkdir()
     card = write_model_card(run, tmp_path / "out" / "policy.pt").read_text()
     assert "| seed | 5 |" in card and "| agent | `sac-state` |" in card
     assert ("| env steps trained | 12,000 (random actions for the first 1,000; 0 model pretraining updates; "
             "11,000 updates) |") in card
-    assert "Every 2,000 env steps, 3 episodes of the stochastic policy" in card
+    assert "Every 2,000 env steps, 2 episodes of the stochastic policy" in card
     assert "```\n(not recorded: a run from before slac recorded its commands)\n```" in card
 
 
