@@ -20,6 +20,7 @@ train: system-deps $(VENV)/.installed
 	$(VENV)/bin/slac quickstart
 
 test: system-deps $(VENV)/.installed
+	$(VENV)/bin/ruff check -q slac tests benchmarks scripts examples  # the package, its tests, benchmarks and studies
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q  # the site: a broken link, page or docstring fails here
 	$(PY) -m pytest -n 2 --dist worksteal --durations=15  # two workers on the 2 cores (tests/conftest.py: one thread each); the 15 longest tests listed
 
