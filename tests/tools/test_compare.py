@@ -329,9 +329,9 @@ def test_the_monte_carlo_p_value_is_seeded_and_near_the_exact_one():
     assert mann_whitney_u(ours, AUTHORS_100K) == (u, p, method)  # the same splits every time (seed 0)
     assert mann_whitney_u(ours, AUTHORS_100K, seed=1)[1] != p
     assert p * 100_000 == pytest.approx(round(p * 100_000), abs=1e-6)  # a count out of the 100,000 splits it names
-    # four of ours against fifty: C(54, 4) splits, sampled; a split of five against 49 would move U's centre
-    theirs = [float(v) for v in range(0, 100, 2)]
-    few = [31.0, 47.0, 59.0, 77.0]
+    # five of ours against thirty: C(35, 5) splits, sampled; a split of six against 29 would move U's centre
+    theirs = [float(v) for v in range(0, 60, 2)]
+    few = [19.0, 29.0, 35.0, 47.0, 53.0]
     u, p, method = mann_whitney_u(few, theirs)
     expected = mannwhitneyu(few, theirs, alternative="two-sided", method="exact")
     assert method.startswith("Monte Carlo") and u == expected.statistic
