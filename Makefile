@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "slac needs Python >= 3.10"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --no-compile -c constraints.txt -e '.[test,sweep,wandb,export,atari,docs]'  # bytecode on first import: 30 s less
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,sweep,wandb,export,atari,docs]'
 	@touch $@
 
 system-deps:

@@ -65,8 +65,11 @@ def uninterrupted(tmp_path_factory):
 # (which the resumed run writes again: the env step stands still in pretraining); in collection after
 # the evaluation at 80 (which the resumed run, from the checkpoint at 80, makes again); in a training
 # update between the checkpoints at 40 and 80; half-way through writing the checkpoint at 80.
-@pytest.mark.parametrize("fault", ["update:4", "env_step:90", "update:50", "checkpoint_write:5"],
-                         ids=["during-pretraining", "during-collection", "during-an-update", "while-writing-a-checkpoint"])
+@pytest.mark.parametrize("fault", [  # make test kills during an update and while writing; -m slow adds the other two
+    pytest.param("update:4", id="during-pretraining", marks=pytest.mark.slow),
+    pytest.param("env_step:90", id="during-collection", marks=pytest.mark.slow),
+    pytest.param("update:50", id="during-an-update"),
+    pytest.param("checkpoint_write:5", id="while-writing-a-checkpoint")])
 def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uninterrupted, tmp_path, fault):
     run_dir = tmp_path / "run"
     killed = train(run_dir, fault=fault)
