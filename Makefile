@@ -19,8 +19,7 @@ system-deps:
 train: system-deps $(VENV)/.installed
 	$(VENV)/bin/slac quickstart
 
-test: system-deps $(VENV)/.installed
-	$(VENV)/bin/ruff check -q slac tests benchmarks scripts examples  # the package, its tests, benchmarks and studies
+test: system-deps lint  # lint: the package, its tests, benchmarks and studies
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q  # the site: a broken link, page or docstring fails here
 	$(PY) -m pytest -n 2 --dist worksteal --durations=15  # two workers on the 2 cores (tests/conftest.py: one thread each); the 15 longest tests listed
 
@@ -46,7 +45,7 @@ mutate: $(VENV)/.installed  # mutation testing of the code behind the reported n
 	$(VENV)/bin/mutmut results | grep -v ": not checked" || true  # the survivors (docs/testing.md: the equivalent ones)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check slac tests benchmarks scripts examples
+	$(VENV)/bin/ruff check -q slac tests benchmarks scripts examples
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_env.py

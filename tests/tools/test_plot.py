@@ -74,17 +74,24 @@ def test_a_training_metric_is_drawn_against_updates_over_the_rows_every_seed_log
     assert list(updates) == all_updates[1:]
 
 
-def fake_run(root, name, task, finals, curve=None, seed=None):
-    """A run directory with config.json and an eval.csv whose last row holds `finals`' return (or
-    the rows of `curve`: env step -> return)."""
+def run_with(root, name, config, curve):
+    """A run directory with `config` as config.json (none when None) and `curve` (env step -> return)
+    as eval.csv, the deterministic return one above the stochastic one."""
     run_dir = root / name
     run_dir.mkdir()
-    config = {"task": task, "model": "slac"} | ({} if seed is None else {"seed": seed})
-    (run_dir / "config.json").write_text(json.dumps(config))
+    if config is not None:
+        (run_dir / "config.json").write_text(json.dumps(config))
     log = CSVLog(run_dir / "eval.csv", EVAL_FIELDS)
-    for step, value in (curve or {0: 0.0, 1000: finals}).items():
-        log.write({"env_step": step, "return_stochastic": value, "return_deterministic": value})
+    for step, value in curve.items():
+        log.write({"env_step": step, "return_stochastic": value, "return_deterministic": value + 1.0})
     return run_dir
+
+
+def fake_run(root, name, task, finals, curve=None, seed=None):
+    """A slac run directory (`run_with`) whose eval.csv's last row holds `finals`' return (or the
+    rows of `curve`: env step -> return)."""
+    config = {"task": task, "model": "slac"} | ({} if seed is None else {"seed": seed})
+    return run_with(root, name, config, curve or {0: 0.0, 1000: finals})
 
 
 def test_a_seed_longer_than_the_others_keeps_its_later_evaluations_on_the_plot(tmp_path, monkeypatch):
@@ -221,19 +228,6 @@ def test_the_authors_curve_is_drawn_at_their_published_values(tmp_path, monkeypa
     assert curve[500_000] == pytest.approx(np.mean(CHEETAH_500K), abs=0.02)
     ours = [(x, y) for label, x, y in drawn if label and label.startswith("slac")]
     assert ours[0][0][-1] == 100_000 and ours[0][1][-1] == pytest.approx(np.mean([eval_at(r, 100_000) for r in runs]))
-
-
-def run_with(root, name, config, curve):
-    """A run directory with `config` as config.json (none when None) and `curve` (env step -> return)
-    as eval.csv, the deterministic return one above the stochastic one."""
-    run_dir = root / name
-    run_dir.mkdir()
-    if config is not None:
-        (run_dir / "config.json").write_text(json.dumps(config))
-    log = CSVLog(run_dir / "eval.csv", EVAL_FIELDS)
-    for step, value in curve.items():
-        log.write({"env_step": step, "return_stochastic": value, "return_deterministic": value + 1.0})
-    return run_dir
 
 
 def tables_runs(root):
