@@ -95,6 +95,23 @@ class Schedule:
         return pretrain_updates % self.config.pretrain_checkpoint_interval == 0
 
 
+class StepRate:
+    """Env steps per second of training since the last metrics row (the `steps_per_s` column): pretraining
+    and evaluations restart the window, so their time is not counted (eval.csv times evaluations)."""
+
+    def __init__(self, env_steps: int) -> None:
+        self.restart(env_steps)
+
+    def restart(self, env_steps: int) -> None:
+        self.start, self.env_steps = time.perf_counter(), env_steps
+
+    def take(self, env_steps: int) -> float:
+        """The rate since the window began; a new window begins now."""
+        steps, elapsed = env_steps - self.env_steps, time.perf_counter() - self.start
+        self.restart(env_steps)
+        return steps / max(elapsed, 1e-9)
+
+
 class TrainingLoop:
     """Algorithm 1 on `run` to `total` env steps; `callback` as slac.run.callbacks."""
 
@@ -112,17 +129,19 @@ class TrainingLoop:
         self.bar = tqdm(total=self.total, initial=min(p.env_steps, self.total), unit="step", dynamic_ncols=True,
                         disable=not self.progress_bar, desc=config.task, mininterval=bar_interval())
         previous_handler = self._install_signal_handler()
-        window_start, window_steps = time.perf_counter(), p.env_steps
+        step_rate = StepRate(p.env_steps)
         try:
             while p.env_steps < self.total and not self.stop:
                 if schedule.pretraining(p):
                     self.pretrain()
                     if self.stop:
                         break
+                    step_rate.restart(p.env_steps)
                 if schedule.evaluating(p):
                     self.evaluate()
                     if self.stop:  # a callback stopped training on this evaluation
                         break
+                    step_rate.restart(p.env_steps)
                 if not p.in_episode:
                     run.start_episode()
                 learning = not schedule.collecting(p)  # the policy acts and updates follow
@@ -135,11 +154,9 @@ class TrainingLoop:
                         run.interval_stats.add(terms)
                         p.updates += 1
                         if schedule.logging(p.updates):
-                            now = time.perf_counter()
-                            rate = (p.env_steps - window_steps) / max(now - window_start, 1e-9)
-                            window_start, window_steps = now, p.env_steps
-                            self.log_train(terms, "train", rate)
-                            self.bar.set_postfix(self.postfix(rate), refresh=False)
+                            steps_per_s = step_rate.take(p.env_steps)
+                            self.log_train(terms, "train", steps_per_s)
+                            self.bar.set_postfix(self.postfix(steps_per_s), refresh=False)
                 if self.callback is not None and self.callback.on_step(run) is False:
                     self.stop = self.stopped_by_callback = True
                 if schedule.checkpointing(p, run.replay.unflushed, run.frames_per_checkpoint):

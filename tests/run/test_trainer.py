@@ -119,3 +119,28 @@ def test_progress_is_typed_and_counters_is_its_read_only_view(tmp_path):
     with pytest.raises(ValueError, match="unknown progress counters"):
         Progress().load_state({"env_step": 3})
     run.close()
+
+
+def test_steps_per_s_counts_neither_pretraining_nor_evaluations(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from slac.run import loop
+
+    now = [0.0]
+
+    def perf_counter() -> float:  # a clock that ticks 10 ms a reading, and 1,000 s in pretraining and evaluations
+        now[0] += 0.01
+        return now[0]
+
+    def slow(method):
+        def wrapped(self):
+            method(self)
+            now[0] += 1000.0
+        return wrapped
+
+    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=perf_counter))
+    monkeypatch.setattr(loop.TrainingLoop, "pretrain", slow(loop.TrainingLoop.pretrain))
+    monkeypatch.setattr(loop.TrainingLoop, "evaluate", slow(loop.TrainingLoop.evaluate))
+    SLAC(run_dir=tmp_path / "r", **TINY).learn(120, progress=False)
+    rates = [row["steps_per_s"] for row in read_csv(tmp_path / "r" / "metrics.csv") if row["phase"] == "train"]
+    assert len(rates) >= 8 and min(rates) > 10, rates  # 10 env steps over a few clock readings, never 1,000 s
