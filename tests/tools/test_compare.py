@@ -337,35 +337,3 @@ def test_the_monte_carlo_p_value_is_seeded_and_near_the_exact_one():
     assert method.startswith("Monte Carlo") and u == expected.statistic
     assert p == pytest.approx(expected.pvalue, abs=0.005)
 
-
-# ---------------------------------------------------------------------------------------- the committed report
-def _committed_compare_command(page):
-    """The run directories and the --out/--plot files of the `slac compare` command a page quotes."""
-    import re
-    import shlex
-
-    text = page.read_text().replace("\\\n", " ")
-    command = re.search(r"cd docs/results && (slac compare [^`\n]+)", text).group(1)
-    words = shlex.split(command)[2:]
-    out, plot = words[words.index("--out") + 1], words[words.index("--plot") + 1]
-    return [w for i, w in enumerate(words) if not w.startswith("--") and words[i - 1] not in ("--out", "--plot")], out, plot
-
-
-def test_the_committed_comparison_is_what_the_committed_runs_give(monkeypatch):
-    """docs/results/compare.md, and the README's results table, are what `slac compare` makes of the run
-    files committed beside them, with the command the README quotes (and docs/results.md quotes the same
-    runs): a run's rows synced without the report, or a table cell edited by hand, fails here."""
-    from pathlib import Path
-
-    import slac
-    from slac.tools.compare import summary_table
-
-    root = Path(slac.__file__).parent.parent
-    run_dirs, out, plot = _committed_compare_command(root / "README.md")
-    assert _committed_compare_command(root / "docs" / "results.md") == (run_dirs, out, plot)
-    monkeypatch.chdir(root / "docs" / "results")
-    comparisons = compare(run_dirs)
-    assert Path(out).read_text() == report(comparisons, plot=plot)
-    readme = (root / "README.md").read_text()
-    table = summary_table(comparisons, 100_000)
-    assert table in readme, "the README's results table differs from slac compare's summary table"
