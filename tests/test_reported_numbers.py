@@ -59,6 +59,11 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def number(text: str) -> int:
+    """12,345 -> 12345."""
+    return int(text.replace(",", ""))
+
+
 def check_status(status: str, run: Path) -> None:
     """A status cell against the run's files. Rows are logged every `log_interval` updates and a run
     stops at the step after the signal, so "stopped at X" lies within one log interval of the last row."""
@@ -67,7 +72,6 @@ def check_status(status: str, run: Path) -> None:
     evaluations = {int(r["env_step"]) for r in read_csv(run / "eval.csv")}
     last = read_csv(run / "metrics.csv")[-1]
     config = json.loads((run / "config.json").read_text())
-    number = lambda text: int(text.replace(",", ""))  # noqa: E731
     if match := re.fullmatch(r"reached (100K|[\d,]+ env steps)", status):
         step = 100_000 if match.group(1) == "100K" else number(match.group(1).split()[0])
         assert step in evaluations and int(last["env_step"]) <= step, (run.name, status)
