@@ -336,4 +336,3 @@ def test_the_monte_carlo_p_value_is_seeded_and_near_the_exact_one():
     expected = mannwhitneyu(few, theirs, alternative="two-sided", method="exact")
     assert method.startswith("Monte Carlo") and u == expected.statistic
     assert p == pytest.approx(expected.pvalue, abs=0.005)
-
