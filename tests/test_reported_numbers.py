@@ -1,13 +1,14 @@
 """The numbers the README and docs/results.md report are what the run files committed in docs/results/ give:
 a run's rows synced without its report, or a table cell written by hand and wrong, fails here."""
 
-import csv
 import json
 import re
 import shlex
 from pathlib import Path
 
 import slac
+from slac.cli import build_parser
+from slac.run.logging import read_csv
 from slac.tools.compare import compare, report, summary_table
 
 ROOT = Path(slac.__file__).parent.parent
@@ -15,12 +16,12 @@ RESULTS = ROOT / "docs" / "results"
 
 
 def compare_command(page: Path) -> tuple[list[str], str, str]:
-    """The run directories and the --out and --plot files of the `slac compare` command a page quotes."""
+    """The run directories and the --out and --plot files of the `slac compare` command a page quotes,
+    read by the command line's own parser."""
     text = page.read_text().replace("\\\n", " ")
-    words = shlex.split(re.search(r"cd docs/results && (slac compare [^`\n]+)", text).group(1))[2:]
-    out, plot = words[words.index("--out") + 1], words[words.index("--plot") + 1]
-    runs = [w for i, w in enumerate(words) if not w.startswith("--") and words[i - 1] not in ("--out", "--plot")]
-    return runs, out, plot
+    command = re.search(r"cd docs/results && slac (compare [^`\n]+)", text).group(1)
+    args = build_parser().parse_args(shlex.split(command))
+    return args.run_dirs, args.out, args.plot
 
 
 def test_the_committed_comparison_and_the_readme_table_are_what_slac_compare_makes(monkeypatch):
@@ -52,11 +53,6 @@ def run_files(folder: Path) -> list[Path]:
     if (folder / "eval.csv").exists():
         return [folder]
     return sorted(p.parent for p in folder.glob("s*/eval.csv") if re.fullmatch(r"s\d+", p.parent.name))
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def number(text: str) -> int:
