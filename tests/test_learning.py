@@ -9,6 +9,7 @@ mode seen while tuning) scores about -35. The continuous test requires the deter
 """
 
 import numpy as np
+import pytest
 
 from slac.run.trainer import SLAC, random_policy_returns
 
@@ -31,6 +32,7 @@ def test_slac_heads_for_the_goal_on_toy_reach(tmp_path):
     assert stochastic > random_return + 10, f"stochastic {stochastic:.1f} vs random {random_return:.1f}"
 
 
+@pytest.mark.slow  # 264 s at one thread beside the rest of the suite (AMD EPYC Zen 3): make test has no room for it
 def test_discrete_slac_beats_a_random_policy_on_toy_reach_discrete(tmp_path):
     """The discrete agent (categorical actor, SAC's discrete losses) on the 5-move toy task, with the
     quickstart's schedule and a quarter of its batches (the suite's time). Written against two seeds
