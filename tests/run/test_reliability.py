@@ -65,10 +65,10 @@ def uninterrupted(tmp_path_factory):
 # (which the resumed run writes again: the env step stands still in pretraining); in collection after
 # the evaluation at 80 (which the resumed run, from the checkpoint at 80, makes again); in a training
 # update between the checkpoints at 40 and 80; half-way through writing the checkpoint at 80.
-@pytest.mark.parametrize("fault", [  # make test kills during an update and while writing; -m slow adds the other two
+@pytest.mark.parametrize("fault", [  # make test kills while writing (and, below, during an update); -m slow adds the others
     pytest.param("update:4", id="during-pretraining", marks=pytest.mark.slow),
     pytest.param("env_step:90", id="during-collection", marks=pytest.mark.slow),
-    pytest.param("update:50", id="during-an-update"),
+    pytest.param("update:50", id="during-an-update", marks=pytest.mark.slow),
     pytest.param("checkpoint_write:5", id="while-writing-a-checkpoint")])
 def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uninterrupted, tmp_path, fault):
     run_dir = tmp_path / "run"
@@ -85,9 +85,12 @@ def test_a_run_killed_at_any_point_resumes_to_the_uninterrupted_runs_metrics(uni
 
 def test_a_run_killed_while_resuming_trims_its_logs_atomically_and_resumes_again(uninterrupted, tmp_path):
     """The resumed run rewrites metrics.csv without the rows logged after its checkpoint; killed half-way
-    through that, the file is still whole, and the next resume ends with the uninterrupted run's rows."""
+    through that, the file is still whole, and the next resume ends with the uninterrupted run's rows.
+    The first kill is the one of the test above during an update, whose checks it makes too."""
     run_dir = tmp_path / "run"
     assert train(run_dir, fault="update:50").returncode == -signal.SIGKILL
+    survivors = list_checkpoints(run_dir)
+    assert survivors and all(load_checkpoint(p) for p in survivors)
     before = (run_dir / "metrics.csv").read_text()
     assert train(run_dir, fault="csv_rewrite:1", resume=True).returncode == -signal.SIGKILL
     assert (run_dir / "metrics.csv").read_text() == before
@@ -95,6 +98,7 @@ def test_a_run_killed_while_resuming_trims_its_logs_atomically_and_resumes_again
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert rows(run_dir / "metrics.csv") == rows(uninterrupted / "metrics.csv")
     assert rows(run_dir / "eval.csv") == rows(uninterrupted / "eval.csv")
+    assert not list((run_dir / "checkpoints").glob("*.tmp"))
 
 
 def test_sigterm_writes_a_final_checkpoint_and_the_run_continues(tmp_path):
