@@ -68,7 +68,8 @@ def test_a_mujoco_run_stopped_mid_episode_resumes_exactly(task, tmp_path):
 
 
 def test_an_episode_state_that_cannot_be_restored_starts_a_new_episode_with_a_warning(tmp_path, monkeypatch):
-    first = sac_run("sac-state", tmp_path / "r", task="dmc/ball_in_cup-catch", action_repeat=8, init_steps=160)
+    first = sac_run("sac-state", tmp_path / "r", task="dmc/ball_in_cup-catch", action_repeat=8, init_steps=160,
+                    eval_interval=600)  # an evaluation is a whole 1,000-step episode: two, not fifteen
     first.learn(600, progress=False)
     first.close()
 
