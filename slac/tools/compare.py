@@ -28,8 +28,9 @@ EXACT_LIMIT = 200_000  # splits enumerated for an exact p-value; beyond, a seede
 
 @dataclass
 class RunCurve:
-    """One run's evaluations: `returns[env_step]`, the furthest env step it logged (`last_step`), and
-    whether its last logged row was a pretraining one (`last_phase`)."""
+    """One run's evaluations: `returns[env_step]`, the furthest env step it logged (`last_step`),
+    whether its last logged row was a pretraining one (`last_phase`), and then that row's update
+    (`pretrain_update`) of the run's `pretrain_steps`."""
 
     path: Path
     task: str
@@ -39,6 +40,8 @@ class RunCurve:
     returns: dict[int, float]
     last_step: int
     last_phase: str = ""
+    pretrain_update: int | None = None
+    pretrain_steps: int | None = None
 
 
 @dataclass
@@ -64,13 +67,17 @@ def read_run(run_dir: str | Path, metric: str = "return_stochastic") -> RunCurve
     if rows and metric not in rows[0]:
         raise SlacError(f"eval.csv of {run_dir} has no column {metric!r}")
     returns = {int(r["env_step"]): float(r[metric]) for r in rows if isinstance(r[metric], float)}
-    steps, phase = list(returns), ""
+    steps, phase, update = list(returns), "", None
     if (run_dir / "metrics.csv").is_file():
         metrics = read_csv(run_dir / "metrics.csv")
         steps += [int(r["env_step"]) for r in metrics]
         phase = str(metrics[-1]["phase"]) if metrics else ""
+        if phase == "pretrain" and isinstance(metrics[-1].get("update"), float):
+            update = int(metrics[-1]["update"])
+    total = config.get("pretrain_steps")
     return RunCurve(run_dir, config.get("task", "?"), variant_of(config), config.get("seed"),
-                    config.get("decoder_var"), returns, max(steps, default=0), phase)
+                    config.get("decoder_var"), returns, max(steps, default=0), phase, update,
+                    int(total) if isinstance(total, (int, float)) else None)
 
 
 def independent_runs(runs: list[RunCurve]) -> tuple[list[RunCurve], list[RunCurve]]:
@@ -160,7 +167,14 @@ def _k(step: int) -> str:
 
 
 def _stopped(run: RunCurve) -> str:
-    return f"stopped at {run.last_step:,}" + (" (pretraining the model)" if run.last_phase == "pretrain" else "")
+    """Where a run stopped; while pretraining, with the update of its last metrics.csv row, e.g.
+    "stopped at 10,000 (pretraining the model: 12,250 of 50,000 updates logged)"."""
+    if run.last_phase != "pretrain":
+        return f"stopped at {run.last_step:,}"
+    if run.pretrain_update is None:
+        return f"stopped at {run.last_step:,} (pretraining the model)"
+    of = f" of {run.pretrain_steps:,}" if run.pretrain_steps is not None else ""
+    return f"stopped at {run.last_step:,} (pretraining the model: {run.pretrain_update:,}{of} updates logged)"
 
 
 def _status(run: RunCurve, at: int) -> str:

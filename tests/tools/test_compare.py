@@ -21,13 +21,13 @@ STEPS = list(range(0, 100_001, 10_000))
 
 
 def make_run(path, seed, returns, task="dmc/ball_in_cup-catch", last_step=None, last_phase="train", deterministic=None,
-             **config):
+             update=10, **config):
     """A run directory as slac writes it: config.json, eval.csv (the deterministic column the
-    stochastic one unless given) and metrics.csv (its last row at `last_step`; none when
-    `last_phase` is None)."""
+    stochastic one unless given) and metrics.csv (its last row at `last_step` and `update`; none when
+    `last_phase` is None). `pretrain_steps=None` writes it as null (unknown)."""
     path.mkdir(parents=True)
     (path / "config.json").write_text(json.dumps({"task": task, "seed": seed, "model": "slac", "agent": "slac",
-                                                  "decoder_var": 0.04, "pretrain_steps": 50_000, **config}))
+                                                  "decoder_var": 0.04, **{"pretrain_steps": 50_000, **config}}))
     with open(path / "eval.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["env_step", "return_stochastic", "return_deterministic"])
@@ -38,7 +38,7 @@ def make_run(path, seed, returns, task="dmc/ball_in_cup-catch", last_step=None, 
     with open(path / "metrics.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["env_step", "update", "phase"])
-        writer.writerow([last_step if last_step is not None else STEPS[len(returns) - 1], 10, last_phase])
+        writer.writerow([last_step if last_step is not None else STEPS[len(returns) - 1], update, last_phase])
     return path
 
 
@@ -53,7 +53,7 @@ def runs(tmp_path):
         make_run(tmp_path / "s1-again", 1, [0, 96.5, 198.6, 489.9, 289.7, 292.2, 828.0, 748.9, 820.9, 942.0, 836.4], **bf16),
         make_run(tmp_path / "s2", 2, [17.1, 30.3, 125.0, 5.9, 99.6, 94.7, 71.1, 254.7, 0.8, 273.3, 407.2], **bf16),
         make_run(tmp_path / "s3", 3, [5, 20, 80, 420, 600, 890, 900], last_step=60_000),
-        make_run(tmp_path / "s4", 4, [3.0], last_step=10_000, last_phase="pretrain"),
+        make_run(tmp_path / "s4", 4, [3.0], last_step=10_000, last_phase="pretrain", update=12_250),
         make_run(tmp_path / "s5", 5, [10, 15, 70, 400, 500, 800, 810, 880, 890, 930, 950]),
     ]
 
@@ -81,7 +81,8 @@ def test_one_row_per_seed_the_second_trajectory_apart_and_nothing_pooled(runs):
     assert bf16[head.index("runs (seeds)")] == "2" and bf16[head.index("reached 100K")] == "2 of 2"
     assert bf16[head.index("ours @100K")] == "836.4, 407.2"  # never the pooled mean of seed 1's two runs
     assert fp32[head.index("reached 100K")] == "1 of 3"
-    assert fp32[head.index("ours @100K")] == "950.0 (s3 stopped at 60,000; s4 stopped at 10,000 (pretraining the model))"
+    assert fp32[head.index("ours @100K")] == (
+        "950.0 (s3 stopped at 60,000; s4 stopped at 10,000 (pretraining the model: 12,250 of 50,000 updates logged))")
 
 
 def test_the_authors_columns_equal_their_published_runs(runs):
@@ -114,7 +115,23 @@ def test_each_runs_evaluations_and_the_count_inside_the_authors_range(runs):
     span = by_name["authors, [min, max]"]
     assert span[head.index("100K")] == f"[{min(AUTHORS_100K):.1f}, {max(AUTHORS_100K):.1f}]"
     _, rows = table(text.split("## dmc/ball_in_cup-catch: slac\n")[1], "run")
-    assert {row[0]: row[2] for row in rows}["s4"] == "stopped at 10,000 (pretraining the model)"
+    assert {row[0]: row[2] for row in rows}["s4"] == "stopped at 10,000 (pretraining the model: 12,250 of 50,000 updates logged)"
+
+
+def test_a_run_stopped_while_pretraining_shows_its_last_logged_update(tmp_path):
+    """The pretraining row's update, of the config's pretrain_steps when it has one; a training row's
+    update (the RL updates) is never shown as a pretraining one."""
+    from slac.tools.compare import _stopped, read_run
+
+    run = read_run(make_run(tmp_path / "a", 1, [3.0], last_step=10_000, last_phase="pretrain", update=4_321,
+                            pretrain_steps=100_000))
+    assert (run.last_step, run.last_phase, run.pretrain_update, run.pretrain_steps) == (10_000, "pretrain", 4_321, 100_000)
+    assert _stopped(run) == "stopped at 10,000 (pretraining the model: 4,321 of 100,000 updates logged)"
+    unknown_total = read_run(make_run(tmp_path / "b", 1, [3.0], last_step=10_000, last_phase="pretrain",
+                                      pretrain_steps=None))
+    assert _stopped(unknown_total) == "stopped at 10,000 (pretraining the model: 10 updates logged)"
+    training = read_run(make_run(tmp_path / "c", 1, [3.0, 8.0], last_step=12_000, update=500))
+    assert training.pretrain_update is None and _stopped(training) == "stopped at 12,000"
 
 
 def test_rank_counts_the_authors_runs_above():
