@@ -27,7 +27,7 @@ def make_run(path, seed, returns, task="dmc/ball_in_cup-catch", last_step=None, 
     `last_phase` is None). `pretrain_steps=None` writes it as null (unknown)."""
     path.mkdir(parents=True)
     (path / "config.json").write_text(json.dumps({"task": task, "seed": seed, "model": "slac", "agent": "slac",
-                                                  "decoder_var": 0.04, **{"pretrain_steps": 50_000, **config}}))
+                                                  "decoder_var": 0.04, "pretrain_steps": 50_000, **config}))
     with open(path / "eval.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["env_step", "return_stochastic", "return_deterministic"])
